@@ -1,0 +1,459 @@
+"""Intake workflows: customer messages, 🎫 reactions, the shortcut and `/ticket new` become tickets."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from tortoise.transactions import in_transaction
+
+from bot.errors import NotFoundError, PermissionDeniedError, UsageError, UserFacingError
+from bot.runtime import Runtime
+from bot.services import intake
+from bot.services.customers import ensure_customer
+from bot.services.intake import InboundMessage, Outcome
+from bot.slack import outbox
+from bot.slack.blocks.customer import build_customer_ack
+from bot.slack.blocks.customer import text as customer_text
+from bot.slack.blocks.tickets import CardData, build_thread_mirror, build_ticket_card
+from bot.slack.ids import Reaction
+from bot.slack.text import quote
+from models import InboundEvent, Ticket, TicketCard, TicketSource
+
+log = logging.getLogger(__name__)
+
+IGNORED_SUBTYPES = frozenset(
+    {
+        "bot_message",
+        "channel_join",
+        "channel_leave",
+        "channel_topic",
+        "channel_purpose",
+        "channel_name",
+        "channel_archive",
+        "channel_unarchive",
+        "group_join",
+        "group_leave",
+        "pinned_item",
+        "unpinned_item",
+        "ekm_access_denied",
+        "me_message",
+        "reminder_add",
+    }
+)
+
+
+def ts_to_datetime(ts: str | float | None, fallback: datetime) -> datetime:
+    """Slack ts ('1732700000.000100') as an aware UTC datetime."""
+    try:
+        return datetime.fromtimestamp(float(ts), UTC) if ts else fallback
+    except (TypeError, ValueError):
+        return fallback
+
+
+def stream_of(ticket: Ticket) -> str:
+    """Outbox stream of a ticket: its messages are delivered in order."""
+    return f"ticket:{ticket.id}"
+
+
+def card_data(
+    rt: Runtime, ticket: Ticket, *, pings: tuple[str, ...] = (), notes: tuple[str, ...] = ()
+) -> CardData:
+    """The card's content for a ticket (customer must be loaded)."""
+    return CardData(
+        ticket_id=ticket.id,
+        key=rt.key(ticket.id),
+        customer_name=ticket.customer.name,
+        author_id=ticket.author_id,
+        text=ticket.text,
+        priority=ticket.priority,
+        status=ticket.status.value if hasattr(ticket.status, "value") else str(ticket.status),
+        level=ticket.level,
+        created_ts=ticket.created_at.timestamp(),
+        permalink=ticket.permalink,
+        assignee_id=ticket.assignee_id,
+        priority_reason=ticket.priority_reason,
+        component=ticket.component,
+        source_deleted=ticket.source_deleted,
+        pings=pings,
+        notes=notes,
+    )
+
+
+async def active_card(ticket: Ticket) -> TicketCard | None:
+    """The card of the ticket's current level."""
+    return await TicketCard.filter(ticket_id=ticket.id, active=True).order_by("-id").first()
+
+
+async def _notify_new_ticket(rt: Runtime, ticket: Ticket, now: datetime, *, customer_root: bool) -> None:
+    """Customer reply (or root message) plus the L1 card, recorded in the caller's transaction."""
+    key = rt.key(ticket.id)
+    language = ticket.customer.language or rt.config.defaults.language
+    stream = stream_of(ticket)
+    if customer_root:
+        body = f"{customer_text(language, 'opened_for_you', key=key)}\n{quote(ticket.text, 2500)}"
+        await outbox.enqueue(
+            stream=stream,
+            method="chat.postMessage",
+            channel_id=ticket.channel_id,
+            payload={"text": body, "unfurl_links": False},
+            now=now,
+            on_delivered={"ticket_thread": ticket.id},
+        )
+    else:
+        await outbox.enqueue(
+            stream=stream,
+            method="chat.postMessage",
+            channel_id=ticket.channel_id,
+            payload=build_customer_ack(key=key, language=language),
+            thread_ts=ticket.thread_ts,
+            now=now,
+        )
+    level = rt.config.levels["L1"]
+    message = await outbox.enqueue(
+        stream=stream,
+        method="chat.postMessage",
+        channel_id=level.channel,
+        payload=build_ticket_card(card_data(rt, ticket, pings=tuple(level.ping))),
+        now=now,
+    )
+    await TicketCard.create(ticket=ticket, level="L1", channel_id=level.channel, outbox_id=message.id)
+
+
+async def _mirror(
+    rt: Runtime,
+    ticket: Ticket,
+    now: datetime,
+    *,
+    author_id: str,
+    author_kind: str,
+    text: str,
+    ts: str | None,
+    change: str,
+) -> None:
+    card = await active_card(ticket)
+    if card is None:
+        return
+    parent = await outbox.OutboxMessage.get(id=card.outbox_id)
+    link = rt.permalink(ticket.channel_id, ts, ticket.thread_ts) if ts else None
+    await outbox.enqueue(
+        stream=stream_of(ticket),
+        method="chat.postMessage",
+        channel_id=card.channel_id,
+        payload=build_thread_mirror(
+            author_id=author_id, author_kind=author_kind, text=text, permalink=link, change=change
+        ),
+        thread_parent=parent,
+        now=now,
+    )
+
+
+async def _refresh_card(rt: Runtime, ticket: Ticket, now: datetime) -> None:
+    card = await active_card(ticket)
+    if card is None:
+        return
+    target = await outbox.OutboxMessage.get(id=card.outbox_id)
+    await outbox.enqueue(
+        stream=stream_of(ticket),
+        method="chat.update",
+        channel_id=card.channel_id,
+        payload=build_ticket_card(card_data(rt, ticket)),
+        target=target,
+        now=now,
+    )
+
+
+async def _mark_processed(inbound_id: int | None, now: datetime) -> None:
+    if inbound_id is not None:
+        await InboundEvent.filter(id=inbound_id).update(processed_at=now)
+
+
+async def sender_team(rt: Runtime, event: dict[str, Any]) -> str | None:
+    """The team of the message's author, from the event or (failing that) users.info."""
+    team = event.get("user_team") or (event.get("user_profile") or {}).get("team") or event.get("source_team")
+    if team:
+        return team
+    user = event.get("user")
+    return await rt.user_team(user) if user else None
+
+
+async def is_customer_channel(rt: Runtime, channel_id: str, envelope: dict[str, Any]) -> bool:
+    """Configured customer channels and Slack Connect channels that are not support level channels."""
+    if rt.config.is_internal_channel(channel_id):
+        return False
+    return rt.config.customer_by_channel(channel_id) is not None or bool(
+        envelope.get("is_ext_shared_channel")
+    )
+
+
+async def process_message_event(
+    rt: Runtime, *, envelope: dict[str, Any], event: dict[str, Any], inbound_id: int | None = None
+) -> Outcome:
+    """Handle one `message` event from a channel; idempotent, safe to call again after a crash."""
+    now = rt.clock.now()
+    subtype = event.get("subtype")
+    channel = event.get("channel") or ""
+    if subtype in IGNORED_SUBTYPES or (event.get("bot_id") and subtype != "message_changed"):
+        await _mark_processed(inbound_id, now)
+        return Outcome.IGNORED
+    if not await is_customer_channel(rt, channel, envelope):
+        await _mark_processed(inbound_id, now)
+        return Outcome.IGNORED
+    if subtype == "message_changed":
+        return await _process_edit(rt, event, inbound_id, now)
+    if subtype == "message_deleted":
+        return await _process_delete(rt, event, inbound_id, now)
+    if subtype not in (None, "thread_broadcast", "file_share"):
+        await _mark_processed(inbound_id, now)
+        return Outcome.IGNORED
+    team = await sender_team(rt, event)
+    external = rt.is_external_team(team)
+    msg = InboundMessage(
+        channel_id=channel,
+        ts=event.get("ts") or "",
+        thread_ts=event.get("thread_ts"),
+        user_id=event.get("user") or "",
+        user_team_id=team,
+        text=(event.get("text") or "")[:40000],
+        is_external=external,
+        at=ts_to_datetime(event.get("ts"), now),
+    )
+    if not msg.ts or not msg.user_id:
+        await _mark_processed(inbound_id, now)
+        return Outcome.IGNORED
+    # Outside the transaction: a concurrent first message of a new customer must not abort ours.
+    customer = await ensure_customer(team_id=team, config=rt.config) if external and team else None
+    async with in_transaction():
+        result = await intake.take_message(msg=msg, customer=customer, config=rt.config)
+        if result.outcome == Outcome.CREATED and result.ticket:
+            ticket = result.ticket
+            ticket.permalink = rt.permalink(channel, msg.ts, msg.thread_ts)
+            await ticket.save(update_fields=["permalink"])
+            await _notify_new_ticket(rt, ticket, now, customer_root=False)
+        elif result.outcome in (Outcome.REPLY, Outcome.FOLLOWUP) and result.ticket and result.message:
+            await _mirror(
+                rt,
+                result.ticket,
+                now,
+                author_id=msg.user_id,
+                author_kind=result.message.author_kind,
+                text=msg.text,
+                ts=msg.ts,
+                change="followup" if result.outcome == Outcome.FOLLOWUP else "reply",
+            )
+        await _mark_processed(inbound_id, now)
+    rt.sender.wake()
+    if result.ticket is not None:
+        log.info(
+            "intake: %s %s",
+            result.outcome.value,
+            rt.key(result.ticket.id),
+            extra={"ticket": rt.key(result.ticket.id), "event_id": envelope.get("event_id")},
+        )
+    return result.outcome
+
+
+async def _process_edit(rt: Runtime, event: dict[str, Any], inbound_id: int | None, now: datetime) -> Outcome:
+    message = event.get("message") or {}
+    if message.get("bot_id") or message.get("subtype") == "bot_message":
+        await _mark_processed(inbound_id, now)
+        return Outcome.IGNORED
+    channel, ts = event.get("channel") or "", message.get("ts") or ""
+    async with in_transaction():
+        result = await intake.edit_message(
+            channel_id=channel,
+            ts=ts,
+            text=message.get("text") or "",
+            actor_id=message.get("user") or "",
+            at=now,
+        )
+        if result.ticket is not None and result.outcome == Outcome.REPLY:
+            source = result.message is None
+            await _mirror(
+                rt,
+                result.ticket,
+                now,
+                author_id=message.get("user") or "",
+                author_kind=result.message.author_kind if result.message else "customer",
+                text=message.get("text") or "",
+                ts=ts,
+                change="source_edited" if source else "edited",
+            )
+            if source:
+                await _refresh_card(rt, result.ticket, now)
+        await _mark_processed(inbound_id, now)
+    rt.sender.wake()
+    return result.outcome
+
+
+async def _process_delete(
+    rt: Runtime, event: dict[str, Any], inbound_id: int | None, now: datetime
+) -> Outcome:
+    previous = event.get("previous_message") or {}
+    channel, ts = event.get("channel") or "", event.get("deleted_ts") or previous.get("ts") or ""
+    async with in_transaction():
+        result = await intake.delete_message(
+            channel_id=channel, ts=ts, actor_id=previous.get("user") or "", at=now
+        )
+        if result.ticket is not None and result.outcome == Outcome.REPLY:
+            source = result.message is None
+            await _mirror(
+                rt,
+                result.ticket,
+                now,
+                author_id=previous.get("user") or "",
+                author_kind=result.message.author_kind if result.message else "customer",
+                text="",
+                ts=None,
+                change="source_deleted" if source else "deleted",
+            )
+            if source:
+                await _refresh_card(rt, result.ticket, now)
+        await _mark_processed(inbound_id, now)
+    rt.sender.wake()
+    return result.outcome
+
+
+async def open_ticket_for_message(
+    rt: Runtime,
+    *,
+    actor_id: str,
+    actor_team: str | None,
+    channel_id: str,
+    message: dict[str, Any],
+    source: TicketSource,
+    text: str | None = None,
+    priority: str | None = None,
+) -> Ticket:
+    """🎫 reaction or shortcut: an agent opens a ticket for a customer's message."""
+    if rt.is_external_team(actor_team):
+        raise PermissionDeniedError("Only the support team can turn messages into tickets.")
+    if rt.config.is_internal_channel(channel_id):
+        raise UsageError("This is a support team channel. Open tickets from messages in customer channels.")
+    ts = message.get("ts") or ""
+    author = message.get("user") or ""
+    body = (text if text is not None else message.get("text") or "").strip()
+    if not ts or not author:
+        raise UsageError("I can't read that message. Try again on a message written by a person.")
+    if not body:
+        raise UsageError("That message has no text. Describe the problem in the ticket text.")
+    existing = await Ticket.get_or_none(channel_id=channel_id, source_ts=ts)
+    if existing is not None:
+        raise UsageError(f"That message is already ticket {rt.key(existing.id)}.")
+    author_team = message.get("user_team") or message.get("team") or await rt.user_team(author)
+    configured = rt.config.customer_by_channel(channel_id)
+    team = author_team if rt.is_external_team(author_team) else (configured.team_id if configured else None)
+    if team is None:
+        raise UsageError("I can't tell which customer this is. Use it in a customer's shared channel.")
+    now = rt.clock.now()
+    customer = await ensure_customer(team_id=team, config=rt.config)
+    async with in_transaction():
+        ticket = await intake.open_ticket(
+            customer=customer,
+            channel_id=channel_id,
+            source_ts=ts,
+            thread_ts=message.get("thread_ts") or ts,
+            author_id=author,
+            author_team_id=author_team,
+            opened_by_id=actor_id,
+            text=body[: rt.config.tickets.max_text_chars],
+            source=source,
+            at=now,
+            config=rt.config,
+            permalink=rt.permalink(channel_id, ts, message.get("thread_ts")),
+            priority=priority,
+        )
+        await _notify_new_ticket(rt, ticket, now, customer_root=False)
+    rt.sender.wake()
+    return ticket
+
+
+async def open_ticket_by_command(
+    rt: Runtime, *, actor_id: str, actor_team: str | None, channel_id: str, text: str
+) -> Ticket:
+    """`/ticket new <text>` in a customer channel: an agent opens a ticket on the customer's behalf."""
+    if rt.is_external_team(actor_team):
+        raise PermissionDeniedError(customer_text("en", "not_for_customers"))
+    configured = rt.config.customer_by_channel(channel_id)
+    if configured is None:
+        raise UsageError(
+            "Run `/ticket new <text>` in the customer's shared channel, so I know whose ticket it is."
+        )
+    body = text.strip()
+    if not body:
+        raise UsageError("Add the problem after `new`, e.g. `/ticket new VPN drops every 10 minutes`.")
+    now = rt.clock.now()
+    customer = await ensure_customer(team_id=configured.team_id, config=rt.config)
+    async with in_transaction():
+        ticket = await intake.open_ticket(
+            customer=customer,
+            channel_id=channel_id,
+            source_ts=f"cmd-{uuid.uuid4().hex}",
+            thread_ts=None,
+            author_id=actor_id,
+            author_team_id=actor_team,
+            opened_by_id=actor_id,
+            text=body[: rt.config.tickets.max_text_chars],
+            source=TicketSource.COMMAND,
+            at=now,
+            config=rt.config,
+        )
+        await _notify_new_ticket(rt, ticket, now, customer_root=True)
+    rt.sender.wake()
+    return ticket
+
+
+async def fetch_message(rt: Runtime, channel_id: str, ts: str) -> dict[str, Any]:
+    """One message by ts (top-level or in a thread), or NotFoundError."""
+    try:
+        response = await rt.client.conversations_history(
+            channel=channel_id, latest=ts, oldest=ts, inclusive=True, limit=1
+        )
+        for message in response.get("messages", []):
+            if message.get("ts") == ts:
+                return dict(message)
+        response = await rt.client.conversations_replies(channel=channel_id, ts=ts, limit=1)
+        for message in response.get("messages", []):
+            if message.get("ts") == ts:
+                return dict(message)
+    except SlackApiError as exc:
+        log.info("fetch_message %s/%s failed: %s", channel_id, ts, exc.response.get("error"))
+    raise NotFoundError("I couldn't read that message; it may have been deleted, or I'm not in that channel.")
+
+
+async def process_reaction_event(
+    rt: Runtime, *, envelope: dict[str, Any], event: dict[str, Any], inbound_id: int | None = None
+) -> Ticket | None:
+    """🎫 on a customer's message opens a ticket for it; the reacting agent gets a private note."""
+    item = event.get("item") or {}
+    if event.get("reaction") != Reaction.TICKET or item.get("type") != "message":
+        await _mark_processed(inbound_id, rt.clock.now())
+        return None
+    user, channel, ts = event.get("user") or "", item.get("channel") or "", item.get("ts") or ""
+    ticket: Ticket | None = None
+    existing = await Ticket.get_or_none(channel_id=channel, source_ts=ts)
+    if existing is not None and inbound_id is not None:
+        await _mark_processed(inbound_id, rt.clock.now())  # replay after a crash: already done
+        return existing
+    try:
+        message = await fetch_message(rt, channel, ts)
+        ticket = await open_ticket_for_message(
+            rt,
+            actor_id=user,
+            actor_team=event.get("user_team") or await rt.user_team(user),
+            channel_id=channel,
+            message=message,
+            source=TicketSource.REACTION,
+        )
+        notice = f"Opened {rt.key(ticket.id)} for that message."
+    except UserFacingError as exc:
+        notice = exc.message
+    await _mark_processed(inbound_id, rt.clock.now())
+    try:
+        await rt.client.chat_postEphemeral(channel=channel, user=user, text=notice)
+    except SlackApiError as exc:
+        log.info("could not tell %s about the reaction: %s", user, exc.response.get("error"))
+    return ticket

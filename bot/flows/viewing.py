@@ -1,0 +1,44 @@
+"""Read-only views of tickets for `/ticket KEY`, respecting who asks and where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.flows.intake import card_data
+from bot.runtime import Runtime
+from bot.services import tickets as ticket_service
+from bot.services.tickets import Viewer
+from bot.slack.blocks.customer import build_customer_ticket_view
+from bot.slack.blocks.tickets import build_ticket_ephemeral
+from bot.slack.text import slack_date
+from models import TimelineEntry
+
+
+async def viewer_for(rt: Runtime, *, user_id: str, team_id: str | None, channel_id: str) -> Viewer:
+    """Who is asking: external (customer) or internal, and which customer's channel they are in."""
+    external = rt.is_external_team(team_id)
+    configured = rt.config.customer_by_channel(channel_id)
+    return Viewer(
+        user_id=user_id,
+        is_external=external,
+        customer_team_id=team_id if external else None,
+        channel_customer_team_id=configured.team_id if configured else (team_id if external else None),
+    )
+
+
+async def show_ticket(rt: Runtime, *, key_text: str, viewer: Viewer) -> dict[str, Any]:
+    """The ephemeral answer for `/ticket KEY`."""
+    ticket_id = ticket_service.parse_key(key_text, rt.config.tickets.key_prefix)
+    key = rt.key(ticket_id)
+    ticket = await ticket_service.get_visible_ticket(ticket_id=ticket_id, viewer=viewer, key=key)
+    if viewer.is_external:
+        language = ticket.customer.language or rt.config.defaults.language
+        opened = "Opened " + slack_date(ticket.created_at.timestamp(), fallback="recently")
+        return build_customer_ticket_view(
+            key=key, status=str(ticket.status), language=language, opened=opened
+        )
+    entries = await TimelineEntry.filter(ticket_id=ticket.id).order_by("-at", "-id").limit(8)
+    lines = [
+        f"{e.at:%Y-%m-%d %H:%M} UTC · {e.kind.replace('_', ' ')} · <@{e.actor_id}>" for e in reversed(entries)
+    ]
+    return build_ticket_ephemeral(card_data(rt, ticket), lines)

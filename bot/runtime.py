@@ -1,0 +1,55 @@
+"""The running bot's shared parts, handed to listeners through Bolt's context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock
+from bot.slack.outbox import OutboxSender
+from config.settings import Settings
+from config.support import SupportConfig
+
+
+@dataclass
+class Runtime:
+    """Settings, support config, clock, Web API client and outbox sender of one bot process."""
+
+    settings: Settings
+    config: SupportConfig
+    clock: Clock
+    client: AsyncWebClient
+    sender: OutboxSender
+    home_team_id: str | None = None
+    bot_user_id: str | None = None
+    workspace_url: str | None = None
+    _user_teams: dict[str, str | None] = field(default_factory=dict)
+
+    def key(self, ticket_id: int) -> str:
+        """The ticket key, e.g. SUP-42."""
+        return f"{self.config.tickets.key_prefix}-{ticket_id}"
+
+    def permalink(self, channel_id: str, ts: str, thread_ts: str | None = None) -> str | None:
+        """Slack's permalink for a message, in Slack's documented format (no API call needed)."""
+        if not self.workspace_url:
+            return None
+        link = f"{self.workspace_url.rstrip('/')}/archives/{channel_id}/p{ts.replace('.', '')}"
+        if thread_ts and thread_ts != ts:
+            link += f"?thread_ts={thread_ts}&cid={channel_id}"
+        return link
+
+    async def user_team(self, user_id: str) -> str | None:
+        """The Slack team a user belongs to (users.info, cached)."""
+        if user_id not in self._user_teams:
+            try:
+                response = await self.client.users_info(user=user_id)
+                user = response.get("user") or {}
+                self._user_teams[user_id] = user.get("team_id")
+            except Exception:  # noqa: BLE001 - unknown team: the caller treats the user as unknown
+                return None
+        return self._user_teams[user_id]
+
+    def is_external_team(self, team_id: str | None) -> bool:
+        """True for a team other than the one the bot is installed in."""
+        return bool(team_id) and bool(self.home_team_id) and team_id != self.home_team_id

@@ -1,0 +1,172 @@
+"""The aiohttp server: Bolt endpoint, health; start-up and shutdown of database, sender and Slack identity."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import db
+from bot.app import build_app
+from bot.clock import Clock
+from bot.flows.inbox import resume_pending
+from bot.runtime import Runtime
+from bot.slack.outbox import OutboxSender
+from config.settings import RunMode, Settings
+from config.support import SupportConfig
+
+log = logging.getLogger(__name__)
+
+RUNTIME_KEY = web.AppKey("runtime", Runtime)
+BOLT_KEY = web.AppKey("bolt", AsyncApp)
+STATE_KEY = web.AppKey("state", dict)
+
+
+@dataclass
+class BotParts:
+    """What build_bot made: the aiohttp app to serve, the Bolt app and the runtime."""
+
+    web_app: web.Application
+    bolt: AsyncApp
+    runtime: Runtime
+
+
+def build_client(settings: Settings, token: str) -> AsyncWebClient:
+    """The one Web API client: every call goes to SLACK_API_URL."""
+    return AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=10)
+
+
+def build_bot(
+    settings: Settings,
+    config: SupportConfig,
+    *,
+    clock: Clock | None = None,
+    token: str | None = None,
+    signing_secret: str | None = None,
+) -> BotParts:
+    """Assemble runtime, Bolt app and aiohttp app (nothing is started)."""
+    token = token or settings.slack_bot_token or ""
+    signing_secret = signing_secret or settings.slack_signing_secret or ""
+    clock = clock or Clock()
+    client = build_client(settings, token)
+    sender = OutboxSender(
+        client,
+        clock=clock,
+        rate=settings.outbox_channel_rate,
+        burst=settings.outbox_channel_burst,
+        workers=settings.outbox_workers,
+    )
+    rt = Runtime(settings=settings, config=config, clock=clock, client=client, sender=sender)
+    bolt = build_app(rt, signing_secret=signing_secret)
+    web_app = web.Application(client_max_size=2 * 1024 * 1024)
+    web_app[RUNTIME_KEY] = rt
+    web_app[BOLT_KEY] = bolt
+    web_app[STATE_KEY] = {"accepting": True, "started": time.time()}
+    web_app.router.add_post("/slack/events", handle_slack_request)
+    web_app.router.add_get("/healthz", handle_health)
+    web_app.on_startup.append(_on_startup)
+    web_app.on_cleanup.append(_on_cleanup)
+    return BotParts(web_app=web_app, bolt=bolt, runtime=rt)
+
+
+async def handle_slack_request(request: web.Request) -> web.Response:
+    """Events, slash commands and interactivity, all through Bolt (which verifies the signature)."""
+    if not request.app[STATE_KEY]["accepting"]:
+        return web.Response(status=503, text="shutting down")
+    bolt_request = await to_bolt_request(request)
+    bolt_response = await request.app[BOLT_KEY].async_dispatch(bolt_request)
+    return await to_aiohttp_response(bolt_response)
+
+
+async def handle_health(request: web.Request) -> web.Response:
+    """200 with JSON when the database answers, 503 otherwise."""
+    rt = request.app[RUNTIME_KEY]
+    database = await db.database_ok()
+    body = {
+        "status": "ok" if database else "unhealthy",
+        "database": "ok" if database else "unreachable",
+        "slack_api": rt.settings.slack_api_url,
+        "team": rt.home_team_id,
+        "uptime_seconds": round(time.time() - request.app[STATE_KEY]["started"], 1),
+    }
+    return web.json_response(body, status=200 if database else 503)
+
+
+async def _on_startup(app: web.Application) -> None:
+    rt = app[RUNTIME_KEY]
+    await db.init_db(rt.settings.database_url, migrate=rt.settings.migrate_on_start)
+    await identify(rt)
+    await resume_pending(rt, older_than=timedelta(seconds=0))
+    await rt.sender.start()
+
+
+async def _on_cleanup(app: web.Application) -> None:
+    rt = app[RUNTIME_KEY]
+    await rt.sender.stop(grace=rt.settings.shutdown_grace_seconds)
+    await db.close_db()
+
+
+async def identify(rt: Runtime, attempts: int = 5) -> None:
+    """Learn the bot's own team, user and workspace URL (auth.test), retrying while Slack is unreachable."""
+    for attempt in range(attempts):
+        try:
+            response = await rt.client.auth_test()
+            rt.home_team_id = response.get("team_id")
+            rt.bot_user_id = response.get("user_id")
+            rt.workspace_url = response.get("url")
+            return
+        except Exception as exc:  # noqa: BLE001 - logged and retried; the last failure is raised
+            if attempt == attempts - 1:
+                raise
+            log.warning("auth.test failed (%s); retrying", exc)
+            await asyncio.sleep(min(5.0, 0.5 * 2**attempt))
+
+
+async def serve(parts: BotParts, settings: Settings) -> None:
+    """Serve HTTP (and Socket Mode when configured) until SIGTERM/SIGINT, then shut down cleanly."""
+    runner = web.AppRunner(
+        parts.web_app, handle_signals=False, shutdown_timeout=settings.shutdown_grace_seconds
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    socket_handler = None
+    if settings.mode == RunMode.SOCKET:
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+        socket_handler = AsyncSocketModeHandler(parts.bolt, settings.slack_app_token)
+        await socket_handler.connect_async()
+    log.info("bot listening on http://%s:%s (mode: %s)", settings.host, settings.port, settings.mode.value)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info(
+        "shutting down: no new requests, finishing in-flight work (up to %ss)",
+        settings.shutdown_grace_seconds,
+    )
+    parts.web_app[STATE_KEY]["accepting"] = False
+    if socket_handler is not None:
+        with contextlib.suppress(Exception):
+            await socket_handler.close_async()
+    await _wait_for_listeners(settings.shutdown_grace_seconds)
+    await runner.cleanup()
+    log.info("stopped")
+
+
+async def _wait_for_listeners(grace: float) -> None:
+    current = asyncio.current_task()
+    others = [t for t in asyncio.all_tasks() if t is not current and not t.get_name().startswith("outbox")]
+    listener_tasks = [t for t in others if "run_ack_function" in repr(t.get_coro())]
+    if listener_tasks:
+        await asyncio.wait(listener_tasks, timeout=grace)

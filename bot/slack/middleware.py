@@ -1,0 +1,64 @@
+"""Bolt middleware: hand the runtime to listeners, and record Events API deliveries before the ack."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.response import BoltResponse
+from tortoise.exceptions import IntegrityError
+
+from bot.runtime import Runtime
+from models import InboundEvent
+
+log = logging.getLogger(__name__)
+
+# Event types whose deliveries are recorded (dedup + resume after a crash).
+RECORDED_EVENTS = frozenset({"message", "reaction_added"})
+RECORD_TIMEOUT = 2.0
+
+
+def runtime_middleware(rt: Runtime) -> Callable[..., Awaitable[Any]]:
+    """Put the runtime into every request's context as context['rt']."""
+
+    async def inject_runtime(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        context["rt"] = rt
+        await next()
+
+    return inject_runtime
+
+
+async def record_inbound_event(
+    body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
+) -> BoltResponse | None:
+    """Store the delivery under its event_id; a delivery seen before is acknowledged and dropped."""
+    if body.get("type") != "event_callback":
+        await next()
+        return None
+    event = body.get("event") or {}
+    event_id = body.get("event_id")
+    if event.get("type") not in RECORDED_EVENTS or not isinstance(event_id, str) or not event_id:
+        await next()
+        return None
+    rt: Runtime = context["rt"]
+    try:
+        row = await asyncio.wait_for(
+            InboundEvent.create(
+                event_id=event_id[:64], kind=str(event.get("type")), payload=body, received_at=rt.clock.now()
+            ),
+            RECORD_TIMEOUT,
+        )
+    except IntegrityError:
+        log.info("inbound: duplicate delivery of %s ignored", event_id, extra={"event_id": event_id})
+        return BoltResponse(status=200, body="")
+    except Exception:  # database slow or down: still process, best effort, but never 5xx to Slack
+        log.exception("inbound: could not record %s; processing without a record", event_id)
+        context["inbound_id"] = None
+        await next()
+        return None
+    context["inbound_id"] = row.id
+    await next()
+    return None

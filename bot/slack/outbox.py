@@ -1,0 +1,372 @@
+"""Durable outbound messages: recorded with the state change (transactional outbox), sent exactly once.
+
+The sender delivers pending rows in id order per stream (one ticket = one stream, so a thread keeps its
+order), paces each channel with a token bucket (Slack allows about one message per second per channel),
+retries 429 after Retry-After and 5xx/timeouts with jittered exponential backoff, and gives up only on
+permanent errors. After an attempt that got no answer it looks for the message in Slack (by the outbox id in
+the message metadata) before sending again, so a timeout never doubles a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from tortoise.expressions import F, Q
+
+from bot.clock import Clock
+from bot.slack.ids import OUTBOX_EVENT_TYPE
+from models import OutboxMessage, OutboxStatus, Ticket
+
+log = logging.getLogger(__name__)
+
+# Errors that will not get better by trying again.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "invalid_arguments",
+        "cant_update_message",
+        "message_not_found",
+        "edit_window_closed",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "missing_scope",
+        "restricted_action",
+        "too_many_attachments",
+        "already_reacted",
+        "invalid_name",
+        "no_reaction",
+    }
+)
+JSON_METHODS = ("chat.", "views.")
+MAX_BACKOFF = 300.0
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+class ChannelPacer:
+    """A token bucket per channel: `rate` messages per second with bursts of `burst`."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[str, _Bucket] = {}
+
+    def wait_time(self, channel: str) -> float:
+        """Seconds until the channel may take another message (0 when it may now)."""
+        bucket = self._refill(channel)
+        return 0.0 if bucket.tokens >= 1 else (1 - bucket.tokens) / self.rate
+
+    def take(self, channel: str) -> None:
+        """Spend one token."""
+        self._refill(channel).tokens -= 1
+
+    def _refill(self, channel: str) -> _Bucket:
+        now = time.monotonic()
+        bucket = self._buckets.setdefault(channel, _Bucket(float(self.burst), now))
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate)
+        bucket.stamp = now
+        return bucket
+
+
+async def enqueue(
+    *,
+    stream: str,
+    method: str,
+    channel_id: str,
+    payload: dict[str, Any],
+    now: datetime,
+    thread_parent: OutboxMessage | None = None,
+    target: OutboxMessage | None = None,
+    thread_ts: str | None = None,
+    on_delivered: dict[str, Any] | None = None,
+) -> OutboxMessage:
+    """Record one Web API call; call it inside the transaction of the change that causes it."""
+    body = {**payload, "channel": channel_id}
+    if thread_ts:
+        body["thread_ts"] = thread_ts
+    return await OutboxMessage.create(
+        stream=stream,
+        method=method,
+        channel_id=channel_id,
+        payload=body,
+        thread_parent_id=thread_parent.id if thread_parent else None,
+        target_id=target.id if target else None,
+        on_delivered=on_delivered,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+FailureHook = Callable[[OutboxMessage, str], Awaitable[None]]
+
+
+class OutboxSender:
+    """Delivers pending outbox rows; several processes may run one each (rows are leased)."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        clock: Clock,
+        rate: float = 1.0,
+        burst: int = 4,
+        workers: int = 8,
+        poll_interval: float = 0.5,
+        lease_seconds: float = 60.0,
+        batch: int = 500,
+        on_permanent_failure: FailureHook | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client, self.clock = client, clock
+        self.pacer = ChannelPacer(rate, burst)
+        self.poll_interval, self.lease = poll_interval, timedelta(seconds=lease_seconds)
+        self.batch = batch
+        self.on_permanent_failure = on_permanent_failure
+        self._slots = asyncio.Semaphore(workers)
+        self._wake = asyncio.Event()
+        self._streams_in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._rng = rng or random.Random()
+        self.delivered = 0
+
+    def wake(self) -> None:
+        """Look for new rows now (called after a transaction that enqueued something commits)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Run the delivery loop in the background (resumes whatever is pending from before)."""
+        self._stopping = False
+        self._loop_task = asyncio.create_task(self._run(), name="outbox-sender")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming rows and let in-flight deliveries finish for at most `grace` seconds."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def drain(self, limit: float = 30.0) -> None:
+        """Deliver until nothing is due (tests and CLI); raises TimeoutError if it takes too long."""
+        deadline = time.monotonic() + limit
+        while True:
+            started = await self.dispatch_due()
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=max(0.01, deadline - time.monotonic()))
+            elif not started:
+                due = await OutboxMessage.filter(
+                    status=OutboxStatus.PENDING, next_attempt_at__lte=self.clock.now()
+                ).exists()
+                if not due:
+                    return
+                await asyncio.sleep(0.02)
+            if time.monotonic() > deadline:
+                raise TimeoutError("outbox did not drain in time")
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await self.dispatch_due()
+            except Exception:
+                log.exception("outbox: dispatch failed; retrying shortly")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def dispatch_due(self) -> int:
+        """Claim the head row of each stream that is due and start delivering it; returns how many."""
+        now = self.clock.now()
+        rows = (
+            await OutboxMessage.filter(status=OutboxStatus.PENDING)
+            .order_by("id")
+            .limit(self.batch)
+            .only("id", "stream", "channel_id", "next_attempt_at", "lease_until")
+        )
+        heads: dict[str, OutboxMessage] = {}
+        for row in rows:
+            heads.setdefault(row.stream, row)
+        started = 0
+        for stream, row in heads.items():
+            if self._stopping or stream in self._streams_in_flight:
+                continue
+            if row.next_attempt_at > now or (row.lease_until and row.lease_until > now):
+                continue
+            if self.pacer.wait_time(row.channel_id) > 0:
+                continue
+            claimed = (
+                await OutboxMessage.filter(id=row.id, status=OutboxStatus.PENDING)
+                .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=now))
+                .update(lease_until=now + self.lease, attempts=F("attempts") + 1)
+            )
+            if not claimed:
+                continue
+            self.pacer.take(row.channel_id)
+            self._streams_in_flight.add(stream)
+            task = asyncio.create_task(self._deliver(row.id, stream))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started += 1
+        return started
+
+    async def _deliver(self, row_id: int, stream: str) -> None:
+        try:
+            async with self._slots:
+                row = await OutboxMessage.get(id=row_id)
+                await self._attempt(row)
+        except Exception:
+            log.exception("outbox: unexpected error delivering %s; will retry", row_id)
+            await OutboxMessage.filter(id=row_id).update(
+                lease_until=None, next_attempt_at=self.clock.now() + timedelta(seconds=5)
+            )
+        finally:
+            self._streams_in_flight.discard(stream)
+            self._wake.set()
+
+    async def _attempt(self, row: OutboxMessage) -> None:
+        args = dict(row.payload)
+        for ref_id, key in ((row.thread_parent_id, "thread_ts"), (row.target_id, "ts")):
+            if ref_id is None:
+                continue
+            ref = await OutboxMessage.get_or_none(id=ref_id)
+            if ref is None or ref.status == OutboxStatus.FAILED:
+                await self._fail(row, f"depends on message {ref_id}, which was not delivered")
+                return
+            if ref.status != OutboxStatus.DELIVERED:
+                await self._retry(row, 0.2, "waiting for an earlier message", count=False)
+                return
+            args[key] = ref.result_ts
+        if row.method == "chat.postMessage":
+            args["metadata"] = {"event_type": OUTBOX_EVENT_TYPE, "event_payload": {"outbox_id": str(row.id)}}
+            if row.uncertain:
+                found = await self._find_sent(row, args)
+                if found:
+                    await self._succeed(row, found)
+                    return
+        try:
+            if row.method.startswith(JSON_METHODS):
+                response = await self.client.api_call(row.method, json=args)
+            else:
+                response = await self.client.api_call(row.method, params=args)
+        except SlackApiError as exc:
+            await self._handle_error(row, exc)
+            return
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            await OutboxMessage.filter(id=row.id).update(uncertain=True)
+            await self._retry(row, self._backoff(row.attempts), f"no answer: {type(exc).__name__}")
+            return
+        await self._succeed(row, response.get("ts") or (response.get("message") or {}).get("ts"))
+
+    async def _handle_error(self, row: OutboxMessage, exc: SlackApiError) -> None:
+        status = exc.response.status_code
+        error = str(exc.response.get("error") or f"http_{status}")
+        if status == 429 or error in ("ratelimited", "rate_limited"):
+            retry_after = float(
+                exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1))
+            )
+            await self._retry(
+                row, retry_after + self._rng.uniform(0, 0.25), f"rate limited ({retry_after:g}s)"
+            )
+        elif error == "not_in_channel" and not row.payload.get("_joined"):
+            await self._join_and_retry(row)
+        elif error in PERMANENT_ERRORS:
+            await self._fail(row, error)
+        else:
+            await self._retry(row, self._backoff(row.attempts), error)
+
+    async def _join_and_retry(self, row: OutboxMessage) -> None:
+        try:
+            await self.client.api_call("conversations.join", params={"channel": row.channel_id})
+        except SlackApiError as exc:
+            await self._fail(row, f"not_in_channel (join failed: {exc.response.get('error')})")
+            return
+        row.payload = {**row.payload, "_joined": True}
+        await row.save(update_fields=["payload"])
+        await self._retry(row, 0.0, "joined the channel", count=False)
+
+    async def _find_sent(self, row: OutboxMessage, args: dict[str, Any]) -> str | None:
+        """Look for a message this row may already have posted (the earlier attempt got no answer)."""
+        query: dict[str, Any] = {"channel": row.channel_id, "include_all_metadata": True, "limit": 200}
+        method = "conversations.history"
+        if args.get("thread_ts"):
+            method, query["ts"] = "conversations.replies", args["thread_ts"]
+        else:
+            query["oldest"] = f"{row.created_at.timestamp() - 60:.6f}"
+        try:
+            response = await self.client.api_call(method, http_verb="GET", params=query)
+        except (SlackApiError, TimeoutError, aiohttp.ClientError):
+            return None
+        for message in response.get("messages", []):
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("outbox_id") == str(row.id):
+                return message.get("ts")
+        return None
+
+    async def _succeed(self, row: OutboxMessage, ts: str | None) -> None:
+        now = self.clock.now()
+        await OutboxMessage.filter(id=row.id).update(
+            status=OutboxStatus.DELIVERED, result_ts=ts, delivered_at=now, lease_until=None, last_error=None
+        )
+        hook = row.on_delivered or {}
+        if ts and hook.get("ticket_thread"):
+            await Ticket.filter(id=hook["ticket_thread"], thread_ts__isnull=True).update(
+                thread_ts=ts, source_ts=ts
+            )
+        self.delivered += 1
+
+    async def _retry(self, row: OutboxMessage, delay: float, reason: str, *, count: bool = True) -> None:
+        update: dict[str, Any] = {
+            "next_attempt_at": self.clock.now() + timedelta(seconds=delay),
+            "lease_until": None,
+            "last_error": reason[:300],
+        }
+        if not count:
+            update["attempts"] = F("attempts") - 1
+        await OutboxMessage.filter(id=row.id).update(**update)
+        if count:
+            log.info("outbox: message %s retry in %.1fs: %s", row.id, delay, reason)
+
+    async def _fail(self, row: OutboxMessage, reason: str) -> None:
+        log.warning("outbox: message %s to %s failed for good: %s", row.id, row.channel_id, reason)
+        await OutboxMessage.filter(id=row.id).update(
+            status=OutboxStatus.FAILED, last_error=reason[:300], lease_until=None
+        )
+        if self.on_permanent_failure:
+            try:
+                await self.on_permanent_failure(row, reason)
+            except Exception:
+                log.exception("outbox: failure hook raised for message %s", row.id)
+
+    def _backoff(self, attempts: int) -> float:
+        ceiling = min(MAX_BACKOFF, 0.5 * 2 ** max(0, attempts - 1))
+        return self._rng.uniform(ceiling / 2, ceiling)

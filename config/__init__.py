@@ -1,0 +1,1 @@
+"""Configuration: typed environment settings and the support configuration (levels, routes, customers)."""

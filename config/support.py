@@ -1,0 +1,238 @@
+"""The support configuration (TOML): ticket keys, level channels, L3 routes, customers, leads."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Level = Literal["L1", "L2", "L3"]
+Priority = Literal["P1", "P2", "P3", "P4"]
+LEVELS: tuple[Level, ...] = ("L1", "L2", "L3")
+PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4")
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_PING_ID = re.compile(r"^(U|W|S)[A-Z0-9]{2,}$")
+_TEAM_ID = re.compile(r"^[TE][A-Z0-9]{2,}$")
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$", re.I)
+
+
+class SupportConfigError(ValueError):
+    """The support configuration file is missing or invalid; the message names the key."""
+
+
+def _channel(value: str) -> str:
+    if not _CHANNEL_ID.match(value):
+        raise ValueError(f"'{value}' is not a Slack channel id (like C0123ABCD)")
+    return value
+
+
+def _pings(values: list[str]) -> list[str]:
+    for value in values:
+        if not _PING_ID.match(value):
+            raise ValueError(f"'{value}' is neither a user id (U…/W…) nor a user group id (S…)")
+    return values
+
+
+def parse_window(text: str) -> timedelta:
+    """Parse a plain (wall-clock) duration like '2m', '1h30m', '45s'."""
+    match = _DURATION.match(text or "")
+    if not text or not text.strip() or not match or not any(match.groups()):
+        raise ValueError(f"'{text}' is not a duration; write e.g. '90s', '2m', '1h30m'")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TicketSettings(_Strict):
+    """How tickets are keyed and prioritised."""
+
+    key_prefix: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{0,9}$")] = "SUP"
+    default_priority: Priority = "P3"
+    followup_window: str = "2m"
+    max_text_chars: int = Field(default=8000, ge=100, le=40000)
+    # Words that raise a new ticket's priority; the highest matching priority wins (see README).
+    priority_keywords: dict[Priority, list[str]] = Field(
+        default_factory=lambda: {
+            "P1": ["down", "outage", "production down", "ausfall", "totalausfall", "geht nichts mehr"],
+            "P2": ["urgent", "asap", "critical", "dringend", "eilig", "kritisch", "sofort"],
+        }
+    )
+
+    @field_validator("followup_window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_window(value)
+        return value
+
+    @property
+    def followup(self) -> timedelta:
+        """The follow-up window as a timedelta."""
+        return parse_window(self.followup_window)
+
+
+class LevelChannel(_Strict):
+    """A support level's channel and who to ping there."""
+
+    channel: str
+    ping: list[str] = Field(default_factory=list)
+    name: str | None = None
+
+    _check_channel = field_validator("channel")(classmethod(lambda cls, v: _channel(v)))
+    _check_ping = field_validator("ping")(classmethod(lambda cls, v: _pings(v)))
+
+
+class Route(_Strict):
+    """A dedicated 3rd-level channel for a component."""
+
+    component: Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+    channel: str
+    ping: list[str] = Field(default_factory=list)
+    label: str | None = None
+
+    _check_channel = field_validator("channel")(classmethod(lambda cls, v: _channel(v)))
+    _check_ping = field_validator("ping")(classmethod(lambda cls, v: _pings(v)))
+
+
+class Customer(_Strict):
+    """A customer organisation: its Slack team, its plan and its shared channels."""
+
+    team_id: str
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    plan: str = "standard"
+    channels: list[str] = Field(default_factory=list)
+    language: str | None = None
+
+    @field_validator("team_id")
+    @classmethod
+    def _team(cls, value: str) -> str:
+        if not _TEAM_ID.match(value):
+            raise ValueError(f"'{value}' is not a Slack team id (like T0123ABCD)")
+        return value
+
+    _check_channels = field_validator("channels")(classmethod(lambda cls, v: [_channel(c) for c in v]))
+
+
+class Defaults(_Strict):
+    """Workspace-wide defaults."""
+
+    timezone: str = "UTC"
+    language: Literal["en", "de"] = "en"
+    plan: str = "standard"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not an IANA time zone (like Europe/Berlin)") from None
+        return value
+
+
+class SupportConfig(_Strict):
+    """The whole support configuration."""
+
+    tickets: TicketSettings = Field(default_factory=TicketSettings)
+    defaults: Defaults = Field(default_factory=Defaults)
+    levels: dict[Level, LevelChannel]
+    routes: list[Route] = Field(default_factory=list)
+    customers: list[Customer] = Field(default_factory=list)
+    leads: list[str] = Field(default_factory=list)
+
+    _check_leads = field_validator("leads")(classmethod(lambda cls, v: _pings(v)))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SupportConfig:
+        missing = [lvl for lvl in LEVELS if lvl not in self.levels]
+        if missing:
+            raise ValueError(f"levels: missing {', '.join(missing)}; every level needs a channel")
+        components = [r.component for r in self.routes]
+        dupes = {c for c in components if components.count(c) > 1}
+        if dupes:
+            raise ValueError(f"routes: component '{sorted(dupes)[0]}' is listed twice")
+        teams = [c.team_id for c in self.customers]
+        dupe_teams = {t for t in teams if teams.count(t) > 1}
+        if dupe_teams:
+            raise ValueError(f"customers: team_id '{sorted(dupe_teams)[0]}' is listed twice")
+        internal = {lc.channel for lc in self.levels.values()} | {r.channel for r in self.routes}
+        for index, customer in enumerate(self.customers):
+            for channel in customer.channels:
+                if channel in internal:
+                    raise ValueError(
+                        f"customers[{index}].channels: {channel} is also a support level channel; "
+                        "customer channels and internal channels must differ"
+                    )
+        return self
+
+    # Lookups used across the services.
+    def level_of_channel(self, channel_id: str) -> Level | None:
+        """The level whose channel (or L3 route channel) this is."""
+        for level, lc in self.levels.items():
+            if lc.channel == channel_id:
+                return level
+        if any(r.channel == channel_id for r in self.routes):
+            return "L3"
+        return None
+
+    def is_internal_channel(self, channel_id: str) -> bool:
+        """True for level channels and L3 route channels."""
+        return self.level_of_channel(channel_id) is not None
+
+    def customer_by_team(self, team_id: str | None) -> Customer | None:
+        """The configured customer for a Slack team id."""
+        return next((c for c in self.customers if c.team_id == team_id), None)
+
+    def customer_by_channel(self, channel_id: str) -> Customer | None:
+        """The configured customer that owns a shared channel."""
+        return next((c for c in self.customers if channel_id in c.channels), None)
+
+    def route(self, component: str | None) -> Route | None:
+        """The L3 route for a component."""
+        return next((r for r in self.routes if r.component == component), None)
+
+
+def load_support_config(path: Path | str) -> SupportConfig:
+    """Read and validate the TOML file; raise SupportConfigError naming the key on failure."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SupportConfigError(
+            f"{path}: file not found; copy config/support.example.toml to {path} and fill in your "
+            "channel ids, or set SUPPORT_CONFIG to its path"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SupportConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_support_config(raw, source=str(path))
+
+
+def parse_support_config(raw: dict, *, source: str = "support config") -> SupportConfig:
+    """Validate an already parsed mapping."""
+    try:
+        return SupportConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = _dotted(err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{key}: {msg}" if key else msg)
+        raise SupportConfigError(f"{source}: " + "; ".join(problems)) from None
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out

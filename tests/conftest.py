@@ -1,0 +1,83 @@
+"""Shared fixtures: a real database per test (SQLite file, or PostgreSQL with TEST_DATABASE_URL) and a
+running bot + Slack stand-in over real HTTP. The stand-in's leak guard is asserted after every test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from tests.harness import Harness, start_harness, stop_harness
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def _admin_url(url: str) -> str:
+    parts = urlsplit(url.replace("postgres://", "postgresql://", 1))
+    return urlunsplit(parts._replace(path="/postgres"))
+
+
+def _with_db(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def _pg_exec(url: str, *statements: str) -> None:
+    conn = await asyncpg.connect(_admin_url(url))
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str | None]:
+    """With TEST_DATABASE_URL: a migrated template database; each test clones it (fast, isolated)."""
+    if not PG_URL:
+        yield None
+        return
+    name = f"bot_tpl_{os.getpid()}"
+    asyncio.run(_pg_exec(PG_URL, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
+    from bot import db
+
+    asyncio.run(db.apply_migrations(_with_db(PG_URL, name)))
+    yield name
+    asyncio.run(_pg_exec(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path, pg_template: str | None) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test."""
+    if pg_template is None:
+        yield f"sqlite://{tmp_path}/bot.sqlite3"
+        return
+    name = f"bot_t_{uuid.uuid4().hex[:12]}"
+    await _pg_exec(PG_URL, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    try:
+        yield _with_db(PG_URL, name)
+    finally:
+        from tortoise import Tortoise
+
+        await Tortoise.close_connections()
+        await _pg_exec(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def bot(database_url: str) -> AsyncIterator[Harness]:
+    """The bot serving the demo workspace through the stand-in; fails the test if anything leaked."""
+    h = await start_harness(database_url)
+    try:
+        yield h
+        await h.settle()
+    finally:
+        await stop_harness(h)
+    h.standin.assert_no_leaks()

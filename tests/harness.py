@@ -1,0 +1,117 @@
+"""A running bot wired to the Slack stand-in over real HTTP, for scenario tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.clock import Clock
+from bot.runtime import Runtime
+from bot.sandbox.demo import build_demo_workspace, demo_support_raw
+from bot.sandbox.driver import SlackDriver
+from bot.sandbox.standin import SlackStandIn, Workspace
+from bot.server import BotParts, build_bot
+from config.settings import Settings
+from config.support import parse_support_config
+from models import InboundEvent, OutboxMessage, OutboxStatus
+
+TOKEN = "xoxb-test-0000-harness"
+SIGNING_SECRET = "harness-signing-secret-0123456789"
+
+
+def _listener_tasks() -> list[asyncio.Task[Any]]:
+    current = asyncio.current_task()
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if t is not current and not t.done() and "run_ack_function" in repr(t.get_coro())
+    ]
+
+
+@dataclass
+class Harness:
+    """The stand-in, the bot (served on a real port) and a signed driver pointed at it."""
+
+    standin: SlackStandIn
+    ws: Workspace
+    parts: BotParts
+    runner: web.AppRunner
+    driver: SlackDriver
+    bot_url: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rt(self) -> Runtime:
+        """The bot's runtime."""
+        return self.parts.runtime
+
+    async def settle(self, limit: float = 15.0) -> None:
+        """Wait until every acknowledged request is processed and the outbox has nothing due."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            tasks = _listener_tasks()
+            if tasks:
+                await asyncio.wait(tasks, timeout=max(0.01, deadline - time.monotonic()))
+                continue
+            await self.rt.sender.drain(limit=max(0.1, deadline - time.monotonic()))
+            if not _listener_tasks() and not await self._due():
+                return
+        raise TimeoutError("the bot did not settle in time")
+
+    async def _due(self) -> bool:
+        now = self.rt.clock.now()
+        return await OutboxMessage.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now).exists()
+
+    async def unprocessed_events(self) -> int:
+        """Recorded deliveries that were not processed."""
+        return await InboundEvent.filter(processed_at__isnull=True).count()
+
+
+async def start_harness(
+    database_url: str,
+    *,
+    clock: Clock | None = None,
+    config_overrides: dict[str, Any] | None = None,
+    settings_overrides: dict[str, Any] | None = None,
+    standin: SlackStandIn | None = None,
+) -> Harness:
+    """Start the stand-in (unless given) and the bot on 127.0.0.1 with the demo workspace and config."""
+    if standin is None:
+        standin = SlackStandIn(build_demo_workspace(), bot_token=TOKEN)
+        await standin.start()
+    raw = demo_support_raw()
+    for key, value in (config_overrides or {}).items():
+        raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
+    settings = Settings(
+        _env_file=None,
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=standin.api_url,
+        database_url=database_url,
+        host="127.0.0.1",
+        port=0,
+        outbox_channel_rate=1000.0,
+        outbox_channel_burst=1000,
+        **(settings_overrides or {}),
+    )
+    parts = build_bot(settings, parse_support_config(raw, source="test"), clock=clock)
+    runner = web.AppRunner(parts.web_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    bot_url = f"http://{host}:{port}"
+    driver = SlackDriver(standin, f"{bot_url}/slack/events", SIGNING_SECRET)
+    return Harness(standin=standin, ws=standin.workspace, parts=parts, runner=runner, driver=driver, bot_url=bot_url)
+
+
+async def stop_harness(h: Harness, *, stop_standin: bool = True) -> None:
+    """Stop the bot (and the stand-in)."""
+    await h.runner.cleanup()
+    await h.driver.close()
+    if stop_standin:
+        await h.standin.stop()
