@@ -35,7 +35,7 @@ def build_app(rt: Runtime, *, signing_secret: str) -> AsyncApp:
 
 
 async def handle_error(
-    error: Exception, body: dict[str, Any], response: BoltResponse | None, respond: Any, context: Any
+    error: Exception, body: dict[str, Any], response: BoltResponse | None, respond: Any, client: Any
 ) -> BoltResponse | None:
     """The one error handler: known errors become a kind answer, unknown ones get a reference id."""
     if isinstance(error, UserFacingError):
@@ -51,6 +51,15 @@ async def handle_error(
     if kind == "event_callback" or kind is None and "event" in (body or {}):
         return BoltResponse(status=200, body="") if response is not None else None
     notice = build_notice(message)
+    if kind == "view_submission":
+        # A modal can only show errors on a field; close it and tell the person in a DM instead.
+        user = (body.get("user") or {}).get("id")
+        if user:
+            try:
+                await client.chat_postMessage(channel=user, text=notice["text"], blocks=notice["blocks"])
+            except Exception:
+                log.exception("could not send the error message to the user")
+        return BoltResponse(status=200, body="") if response is not None else None
     if response is not None and kind != "block_actions":
         return BoltResponse(status=200, body=json.dumps(notice), headers={"content-type": "application/json"})
     if respond is not None and (body.get("response_url") or (body.get("response_urls") or [None])[0]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -25,6 +26,8 @@ class Runtime:
     bot_user_id: str | None = None
     workspace_url: str | None = None
     _user_teams: dict[str, str | None] = field(default_factory=dict)
+    _members: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
+    members_ttl: float = 30.0
 
     def key(self, ticket_id: int) -> str:
         """The ticket key, e.g. SUP-42."""
@@ -53,3 +56,27 @@ class Runtime:
     def is_external_team(self, team_id: str | None) -> bool:
         """True for a team other than the one the bot is installed in."""
         return bool(team_id) and bool(self.home_team_id) and team_id != self.home_team_id
+
+    async def channel_members(self, channel_id: str) -> frozenset[str]:
+        """Members of a channel (conversations.members, all pages), cached for members_ttl seconds."""
+        cached = self._members.get(channel_id)
+        if cached and time.monotonic() - cached[0] < self.members_ttl:
+            return cached[1]
+        members: set[str] = set()
+        cursor = None
+        try:
+            for _ in range(50):
+                response = await self.client.conversations_members(channel=channel_id, limit=1000, cursor=cursor)
+                members.update(response.get("members") or [])
+                cursor = (response.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        except Exception:  # noqa: BLE001 - unknown membership means no level rights, never more
+            return cached[1] if cached else frozenset()
+        result = frozenset(members)
+        self._members[channel_id] = (time.monotonic(), result)
+        return result
+
+    def forget_members(self) -> None:
+        """Drop the membership cache (after member_joined_channel / left events)."""
+        self._members.clear()

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config.sla import SlaSettings
+
 Level = Literal["L1", "L2", "L3"]
 Priority = Literal["P1", "P2", "P3", "P4"]
 LEVELS: tuple[Level, ...] = ("L1", "L2", "L3")
@@ -121,6 +123,48 @@ class Customer(_Strict):
     _check_channels = field_validator("channels")(classmethod(lambda cls, v: [_channel(c) for c in v]))
 
 
+class ContextField(_Strict):
+    """One piece of context the next level needs, asked for in the escalation modal."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")]
+    label: Annotated[str, Field(min_length=1, max_length=48)]
+    required: bool = True
+    multiline: bool = True
+    hint: Annotated[str, Field(max_length=150)] | None = None
+
+
+def _default_escalation() -> dict[str, list[ContextField]]:
+    l2 = [
+        ContextField(id="tried", label="Steps already tried", hint="What did you check or try already?"),
+        ContextField(id="impact", label="Impact", hint="Users or systems affected", multiline=False),
+        ContextField(id="reproduce", label="How to reproduce", hint="Steps, or 'not reproducible'"),
+    ]
+    l3 = [
+        *l2,
+        ContextField(id="evidence", label="Evidence", hint="Logs, error ids, links"),
+        ContextField(id="hypothesis", label="Hypothesis", hint="What do you think is wrong?"),
+    ]
+    return {"L2": l2, "L3": l3}
+
+
+class EscalationSettings(_Strict):
+    """Context each level needs from the level below. L3 also asks for the component (routes)."""
+
+    fields: dict[Literal["L2", "L3"], list[ContextField]] = Field(default_factory=_default_escalation)
+    # With a component route, L3 escalations need a component; 'general' sends to the L3 channel.
+    require_component: bool = True
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> EscalationSettings:
+        for level, fields in self.fields.items():
+            ids = [f.id for f in fields]
+            if len(ids) != len(set(ids)):
+                raise ValueError(f"fields.{level}: field ids must be unique")
+            if "reason" in ids or "component" in ids:
+                raise ValueError(f"fields.{level}: 'reason' and 'component' are built in; use another id")
+        return self
+
+
 class Defaults(_Strict):
     """Workspace-wide defaults."""
 
@@ -147,6 +191,8 @@ class SupportConfig(_Strict):
     routes: list[Route] = Field(default_factory=list)
     customers: list[Customer] = Field(default_factory=list)
     leads: list[str] = Field(default_factory=list)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    sla: SlaSettings = Field(default_factory=SlaSettings)
 
     _check_leads = field_validator("leads")(classmethod(lambda cls, v: _pings(v)))
 
@@ -171,6 +217,9 @@ class SupportConfig(_Strict):
                         f"customers[{index}].channels: {channel} is also a support level channel; "
                         "customer channels and internal channels must differ"
                     )
+        sla_problems = self.sla.problems(self)
+        if sla_problems:
+            raise ValueError("; ".join(sla_problems))
         return self
 
     # Lookups used across the services.

@@ -1,4 +1,4 @@
-"""Button and select listeners."""
+"""Button listeners: ack first, then call a flow or open a modal; stale cards refresh instead of acting."""
 
 from __future__ import annotations
 
@@ -6,22 +6,114 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
+from bot.errors import UsageError
+from bot.flows import escalation, forms
+from bot.runtime import Runtime
+from bot.services.permissions import Action
+from bot.slack.blocks.customer import strip_actions
+from bot.slack.blocks.escalation import build_resolve_modal
 from bot.slack.ids import ActionId
+from models import RelayDraft
 
 
-async def handle_card_action_pending(ack: AsyncAck, respond: AsyncRespond, body: dict[str, Any]) -> None:
-    """Card buttons whose workflow is not built yet: acknowledge and say so, change nothing."""
+def _int(value: Any) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        raise UsageError("This button is broken or out of date; please use the slash command instead.") from None
+
+
+async def _actor(rt: Runtime, body: dict[str, Any]):
+    user = body.get("user") or {}
+    return await escalation.actor_for(rt, user_id=user.get("id") or "", team_id=user.get("team_id"))
+
+
+async def handle_card_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
+                             context: AsyncBoltContext) -> None:
+    """Claim, Escalate, Hand back, Resolve, Waiting on customer, Add note, Draft reply — on a ticket card."""
     await ack()
-    await respond(
-        text="Claiming and escalating from the card are coming with the escalation workflow; nothing was changed.",
-        response_type="ephemeral",
-        replace_original=False,
-    )
+    rt: Runtime = context["rt"]
+    actor = await _actor(rt, body)
+    ticket = await escalation.load_for(rt, _int(action.get("value")), actor)
+    container = body.get("container") or {}
+    card = await escalation.card_for_message(container.get("channel_id") or "", container.get("message_ts") or "")
+    key = rt.key(ticket.id)
+    if escalation.is_stale(card, ticket):
+        await escalation.refresh_stale_card(rt, card)
+        await respond(text=f"This card is out of date: {key} is now at {ticket.level} ({ticket.status}). "
+                      "I've refreshed it; nothing was changed.", response_type="ephemeral", replace_original=False)
+        return
+    name = action.get("action_id")
+    trigger = body.get("trigger_id")
+    if name == ActionId.CARD_CLAIM:
+        await escalation.assign(rt, ticket_id=ticket.id, actor=actor, assignee_id=actor.user_id)
+    elif name == ActionId.CARD_WAIT:
+        await escalation.set_waiting(rt, ticket_id=ticket.id, actor=actor)
+    elif name == ActionId.CARD_ESCALATE:
+        escalation.require(actor, Action.ESCALATE, ticket)
+        await rt.client.views_open(trigger_id=trigger, view=forms.escalate_view(rt, ticket))
+    elif name == ActionId.CARD_HANDBACK:
+        escalation.require(actor, Action.HAND_BACK, ticket)
+        await rt.client.views_open(trigger_id=trigger, view=forms.handback_view(rt, ticket))
+    elif name == ActionId.CARD_RESOLVE:
+        escalation.require(actor, Action.RESOLVE, ticket)
+        view = build_resolve_modal(ticket_id=ticket.id, key=key, level=ticket.level, solution="",
+                                   publish_default=ticket.level == "L3",
+                                   via_review=escalation.resolves_via_review(actor, ticket))
+        await rt.client.views_open(trigger_id=trigger, view=view)
+    elif name == ActionId.CARD_NOTE:
+        escalation.require(actor, Action.NOTE, ticket)
+        await rt.client.views_open(trigger_id=trigger, view=forms.note_view(rt, ticket))
+    elif name == ActionId.CARD_DRAFT:
+        escalation.require(actor, Action.DRAFT, ticket)
+        await rt.client.views_open(trigger_id=trigger, view=forms.draft_view(rt, ticket))
+
+
+async def handle_customer_answer(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
+                                 context: AsyncBoltContext) -> None:
+    """'Did this solve it?' — Yes closes, No reopens at the level that resolved it."""
+    await ack()
+    rt: Runtime = context["rt"]
+    actor = await _actor(rt, body)
+    ticket_id = _int(action.get("value"))
+    if action.get("action_id") == ActionId.CUSTOMER_CONFIRM:
+        await escalation.confirm(rt, ticket_id=ticket_id, actor=actor)
+        note = "✅ Confirmed as solved"
+    else:
+        await escalation.reopen(rt, ticket_id=ticket_id, actor=actor, reason="The customer says it is still a problem.")
+        note = "🔁 Reopened: still a problem"
+    message = body.get("message") or {}
+    await respond(replace_original=True, **strip_actions(message, note))
+
+
+async def handle_draft_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                              context: AsyncBoltContext) -> None:
+    """2nd level reviews an L3 draft: Approve and send, Edit, Reject."""
+    await ack()
+    rt: Runtime = context["rt"]
+    actor = await _actor(rt, body)
+    draft_id = _int(action.get("value"))
+    name = action.get("action_id")
+    if name == ActionId.DRAFT_EDIT:
+        draft = await RelayDraft.get_or_none(id=draft_id)
+        if draft is None:
+            raise UsageError("That draft doesn't exist anymore.")
+        ticket = await escalation.load_for(rt, draft.ticket_id, actor)
+        escalation.require(actor, Action.REVIEW_DRAFT, ticket)
+        await rt.client.views_open(trigger_id=body.get("trigger_id"), view=forms.draft_edit_view(rt, draft))
+        return
+    await escalation.review_draft(rt, draft_id=draft_id, actor=actor, approve=name == ActionId.DRAFT_APPROVE)
 
 
 def register(app: AsyncApp) -> None:
     """Attach the action listeners."""
-    for action_id in (ActionId.CARD_CLAIM, ActionId.CARD_ESCALATE):
-        app.action(action_id)(handle_card_action_pending)
+    for action_id in (ActionId.CARD_CLAIM, ActionId.CARD_ESCALATE, ActionId.CARD_HANDBACK, ActionId.CARD_RESOLVE,
+                      ActionId.CARD_WAIT, ActionId.CARD_NOTE, ActionId.CARD_DRAFT):
+        app.action(action_id)(handle_card_button)
+    for action_id in (ActionId.CUSTOMER_CONFIRM, ActionId.CUSTOMER_REJECT):
+        app.action(action_id)(handle_customer_answer)
+    for action_id in (ActionId.DRAFT_APPROVE, ActionId.DRAFT_EDIT, ActionId.DRAFT_REJECT):
+        app.action(action_id)(handle_draft_button)

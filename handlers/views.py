@@ -1,23 +1,168 @@
-"""Modal submission listeners."""
+"""Modal submission listeners: validate fields (errors shown on the field), run the flow, close the modal."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.errors import UserFacingError
-from bot.flows import intake
+from bot.errors import UsageError, UserFacingError
+from bot.flows import escalation, forms, intake
 from bot.runtime import Runtime
+from bot.services import escalation as svc
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from models import TicketSource
+from models import DraftKind, Ticket, TicketSource
+
+# A modal's work runs before the ack (so errors land on the field), bounded well inside Slack's 3 s.
+SUBMIT_BUDGET = 2.0
+
+
+def _state(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return (view.get("state") or {}).get("values") or {}
+
+
+def _text(view: dict[str, Any], block: str, action: str = ActionId.TEXT_INPUT) -> str:
+    value = _state(view).get(block, {}).get(action) or {}
+    return str(value.get("value") or "").strip()
+
+
+def _selected(view: dict[str, Any], block: str, action: str) -> str | None:
+    option = (_state(view).get(block, {}).get(action) or {}).get("selected_option") or {}
+    return option.get("value")
+
+
+def _meta(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        meta = {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _ticket_id(meta: dict[str, Any]) -> int:
+    try:
+        return int(meta["ticket"])
+    except (KeyError, TypeError, ValueError):
+        raise UsageError("This form is out of date; please start again.") from None
+
+
+async def _run(ack: AsyncAck, work: Awaitable[Any], error_block: str) -> None:
+    """Run the flow within the budget; user errors go back onto the form, on the given block."""
+    try:
+        await asyncio.wait_for(work, SUBMIT_BUDGET)
+    except UserFacingError as exc:
+        await ack(response_action="errors", errors={error_block: exc.message[:150]})
+        return
+    except TimeoutError:
+        await ack(response_action="errors", errors={error_block: "That took too long; nothing was changed. Try again."})
+        return
+    await ack()
+
+
+async def _actor(rt: Runtime, body: dict[str, Any]):
+    user = body.get("user") or {}
+    return await escalation.actor_for(rt, user_id=user.get("id") or "", team_id=user.get("team_id"))
+
+
+async def handle_pick_submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
+                                 context: AsyncBoltContext) -> None:
+    """Ticket picked for /escalate: replace the modal with that ticket's escalation form."""
+    rt: Runtime = context["rt"]
+    actor = await _actor(rt, body)
+    picked = _selected(view, BlockId.TICKET_PICK, ActionId.TICKET_PICK)
+    try:
+        ticket = await escalation.load_for(rt, int(picked or 0), actor)
+        if ticket.level not in svc.NEXT_LEVEL:
+            raise UsageError(f"{rt.key(ticket.id)} is already at L3.")
+    except (UserFacingError, ValueError) as exc:
+        message = exc.message if isinstance(exc, UserFacingError) else "Pick a ticket."
+        await ack(response_action="errors", errors={BlockId.TICKET_PICK: message})
+        return
+    await ack(response_action="update", view=forms.escalate_view(rt, ticket))
+
+
+async def handle_escalate_submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
+                                     context: AsyncBoltContext) -> None:
+    """Escalation form: required fields are checked per field, then the ticket moves up."""
+    rt: Runtime = context["rt"]
+    meta = _meta(view)
+    ticket_id = _ticket_id(meta)
+    ticket = await Ticket.get_or_none(id=ticket_id)
+    if ticket is None or ticket.level not in svc.NEXT_LEVEL:
+        await ack(response_action="errors", errors={BlockId.ESCALATE_REASON: "This ticket can't be escalated anymore."})
+        return
+    to_level = svc.NEXT_LEVEL[ticket.level]
+    fields = svc.context_fields(rt.config, to_level)
+    values = {f.id: _text(view, f"{BlockId.CONTEXT_PREFIX}{f.id}", ActionId.FIELD_INPUT) for f in fields}
+    reason = _text(view, BlockId.ESCALATE_REASON, ActionId.ESCALATE_REASON)
+    component = _selected(view, BlockId.ESCALATE_COMPONENT, ActionId.ESCALATE_COMPONENT)
+    errors = {f"{BlockId.CONTEXT_PREFIX}{f.id}": f"{to_level} needs this." for f in svc.missing_context(values, fields)}
+    if not reason:
+        errors[BlockId.ESCALATE_REASON] = "Say why, and what the next level should do."
+    if to_level == "L3" and rt.config.routes and rt.config.escalation.require_component and not component:
+        errors[BlockId.ESCALATE_COMPONENT] = "Pick the component."
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    actor = await _actor(rt, body)
+    await _run(ack, escalation.escalate(rt, ticket_id=ticket_id, actor=actor, reason=reason, context=values,
+                                        component=component, expected_level=meta.get("from_level")),
+               BlockId.ESCALATE_REASON)
+
+
+async def handle_text_submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
+                                 context: AsyncBoltContext) -> None:
+    """One-field forms: hand back, note, L3 draft, edited draft."""
+    rt: Runtime = context["rt"]
+    meta = _meta(view)
+    text = _text(view, BlockId.TEXT)
+    if not text:
+        await ack(response_action="errors", errors={BlockId.TEXT: "Please write something here."})
+        return
+    actor = await _actor(rt, body)
+    callback = view.get("callback_id")
+    if callback == CallbackId.MODAL_HANDBACK:
+        work = escalation.hand_back(rt, ticket_id=_ticket_id(meta), actor=actor, summary=text,
+                                    expected_level=meta.get("level"))
+    elif callback == CallbackId.MODAL_NOTE:
+        work = escalation.add_note(rt, ticket_id=_ticket_id(meta), actor=actor, text=text)
+    elif callback == CallbackId.MODAL_DRAFT:
+        work = escalation.create_draft(rt, ticket_id=_ticket_id(meta), actor=actor, text=text, kind=DraftKind.REPLY)
+    else:
+        try:
+            draft_id = int(meta["draft"])
+        except (KeyError, TypeError, ValueError):
+            await ack(response_action="errors", errors={BlockId.TEXT: "This form is out of date."})
+            return
+        work = escalation.review_draft(rt, draft_id=draft_id, actor=actor, approve=True, text=text)
+    await _run(ack, work, BlockId.TEXT)
+
+
+async def handle_resolve_submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
+                                    context: AsyncBoltContext) -> None:
+    """Resolution form: solution for the customer, internal notes, publish to KB."""
+    rt: Runtime = context["rt"]
+    meta = _meta(view)
+    solution = _text(view, BlockId.RESOLVE_SOLUTION, ActionId.RESOLVE_SOLUTION)
+    if not solution:
+        await ack(response_action="errors", errors={BlockId.RESOLVE_SOLUTION: "Write the solution for the customer."})
+        return
+    internal = _text(view, BlockId.RESOLVE_INTERNAL, ActionId.RESOLVE_INTERNAL) or None
+    chosen = (_state(view).get(BlockId.RESOLVE_PUBLISH, {}).get(ActionId.RESOLVE_PUBLISH) or {}).get(
+        "selected_options") or []
+    publish = any(o.get("value") == "publish" for o in chosen)
+    actor = await _actor(rt, body)
+    await _run(ack, escalation.resolve(rt, ticket_id=_ticket_id(meta), actor=actor, solution=solution,
+                                       internal=internal, publish=publish), BlockId.RESOLVE_SOLUTION)
 
 
 def _value(view: dict[str, Any], block: str, action: str) -> dict[str, Any]:
-    return ((view.get("state") or {}).get("values") or {}).get(block, {}).get(action) or {}
+    return _state(view).get(block, {}).get(action) or {}
 
 
 async def handle_create_ticket_submission(
@@ -27,33 +172,22 @@ async def handle_create_ticket_submission(
     rt: Runtime = context["rt"]
     text = (_value(view, BlockId.TICKET_TEXT, ActionId.TICKET_TEXT).get("value") or "").strip()
     if not text:
-        await ack(
-            response_action="errors", errors={BlockId.TICKET_TEXT: "Describe the problem in a few words."}
-        )
+        await ack(response_action="errors", errors={BlockId.TICKET_TEXT: "Describe the problem in a few words."})
         return
     option = _value(view, BlockId.TICKET_PRIORITY, ActionId.TICKET_PRIORITY).get("selected_option") or {}
     priority = option.get("value") if option.get("value") in ("P1", "P2", "P3", "P4") else None
-    try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        channel, ts = str(meta["channel"]), str(meta["ts"])
-    except (ValueError, KeyError, TypeError):
-        await ack(
-            response_action="errors", errors={BlockId.TICKET_TEXT: "This form is out of date; start again."}
-        )
+    meta = _meta(view)
+    channel, ts = str(meta.get("channel") or ""), str(meta.get("ts") or "")
+    if not channel or not ts:
+        await ack(response_action="errors", errors={BlockId.TICKET_TEXT: "This form is out of date; start again."})
         return
     await ack()
     user = body.get("user") or {}
     try:
         message = await intake.fetch_message(rt, channel, ts)
         ticket = await intake.open_ticket_for_message(
-            rt,
-            actor_id=user.get("id") or "",
-            actor_team=user.get("team_id"),
-            channel_id=channel,
-            message=message,
-            source=TicketSource.SHORTCUT,
-            text=text,
-            priority=priority,
+            rt, actor_id=user.get("id") or "", actor_team=user.get("team_id"), channel_id=channel, message=message,
+            source=TicketSource.SHORTCUT, text=text, priority=priority,
         )
         notice = f"Opened {rt.key(ticket.id)}."
     except UserFacingError as exc:
@@ -64,3 +198,9 @@ async def handle_create_ticket_submission(
 def register(app: AsyncApp) -> None:
     """Attach the view listeners."""
     app.view(CallbackId.MODAL_CREATE_TICKET)(handle_create_ticket_submission)
+    app.view(CallbackId.MODAL_PICK_FOR_ESCALATE)(handle_pick_submission)
+    app.view(CallbackId.MODAL_ESCALATE)(handle_escalate_submission)
+    app.view(CallbackId.MODAL_RESOLVE)(handle_resolve_submission)
+    for callback in (CallbackId.MODAL_HANDBACK, CallbackId.MODAL_NOTE, CallbackId.MODAL_DRAFT,
+                     CallbackId.MODAL_DRAFT_EDIT):
+        app.view(callback)(handle_text_submission)

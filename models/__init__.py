@@ -2,6 +2,8 @@
 
 from models.inbox import InboundEvent
 from models.outbox import OutboxMessage, OutboxStatus
+from models.relay import DraftKind, DraftStatus, RelayDraft
+from models.sla import ScheduledRun, SlaKind, SlaState, SlaTimer
 from models.tickets import (
     Customer,
     Ticket,
@@ -14,6 +16,13 @@ from models.tickets import (
 
 __all__ = [
     "Customer",
+    "DraftKind",
+    "DraftStatus",
+    "RelayDraft",
+    "ScheduledRun",
+    "SlaKind",
+    "SlaState",
+    "SlaTimer",
     "InboundEvent",
     "OutboxMessage",
     "OutboxStatus",

@@ -76,6 +76,16 @@ class Ticket(Model):
     assignee_id = fields.CharField(max_length=32, null=True)
     source_deleted = fields.BooleanField(default=False)
     last_customer_message_at = fields.DatetimeField(null=True)
+    # Escalation context gathered so far, by field id (tried, impact, evidence, ...).
+    context = fields.JSONField(default=dict)
+    resolution = fields.TextField(null=True)
+    resolution_internal = fields.TextField(null=True)
+    publish_to_kb = fields.BooleanField(default=False)
+    resolved_by_id = fields.CharField(max_length=32, null=True)
+    resolved_level = fields.CharField(max_length=2, null=True)
+    resolved_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    reopen_count = fields.IntField(default=0)
 
     messages: fields.ReverseRelation[TicketMessage]
     timeline: fields.ReverseRelation[TimelineEntry]
@@ -117,8 +127,10 @@ class TicketCard(Model):
     )
     level = fields.CharField(max_length=2)
     channel_id = fields.CharField(max_length=32)
-    outbox_id = fields.IntField()
+    outbox_id = fields.BigIntField()
     active = fields.BooleanField(default=True)
+    # Shown on the card, e.g. "Escalated to L2 by @x" once it is no longer the active card.
+    note = fields.CharField(max_length=500, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -11,17 +11,20 @@ from slack_sdk.errors import SlackApiError
 from tortoise.transactions import in_transaction
 
 from bot.errors import NotFoundError, PermissionDeniedError, UsageError, UserFacingError
+from bot.flows import cards
+from bot.flows.cards import active_card, stream_of
 from bot.runtime import Runtime
+from bot.services import escalation as escalation_service
 from bot.services import intake
 from bot.services.customers import ensure_customer
 from bot.services.intake import InboundMessage, Outcome
 from bot.slack import outbox
 from bot.slack.blocks.customer import build_customer_ack
 from bot.slack.blocks.customer import text as customer_text
-from bot.slack.blocks.tickets import CardData, build_thread_mirror, build_ticket_card
+from bot.slack.blocks.tickets import build_thread_mirror
 from bot.slack.ids import Reaction
 from bot.slack.text import quote
-from models import InboundEvent, Ticket, TicketCard, TicketSource
+from models import InboundEvent, Ticket, TicketSource
 
 log = logging.getLogger(__name__)
 
@@ -54,40 +57,6 @@ def ts_to_datetime(ts: str | float | None, fallback: datetime) -> datetime:
         return fallback
 
 
-def stream_of(ticket: Ticket) -> str:
-    """Outbox stream of a ticket: its messages are delivered in order."""
-    return f"ticket:{ticket.id}"
-
-
-def card_data(
-    rt: Runtime, ticket: Ticket, *, pings: tuple[str, ...] = (), notes: tuple[str, ...] = ()
-) -> CardData:
-    """The card's content for a ticket (customer must be loaded)."""
-    return CardData(
-        ticket_id=ticket.id,
-        key=rt.key(ticket.id),
-        customer_name=ticket.customer.name,
-        author_id=ticket.author_id,
-        text=ticket.text,
-        priority=ticket.priority,
-        status=ticket.status.value if hasattr(ticket.status, "value") else str(ticket.status),
-        level=ticket.level,
-        created_ts=ticket.created_at.timestamp(),
-        permalink=ticket.permalink,
-        assignee_id=ticket.assignee_id,
-        priority_reason=ticket.priority_reason,
-        component=ticket.component,
-        source_deleted=ticket.source_deleted,
-        pings=pings,
-        notes=notes,
-    )
-
-
-async def active_card(ticket: Ticket) -> TicketCard | None:
-    """The card of the ticket's current level."""
-    return await TicketCard.filter(ticket_id=ticket.id, active=True).order_by("-id").first()
-
-
 async def _notify_new_ticket(rt: Runtime, ticket: Ticket, now: datetime, *, customer_root: bool) -> None:
     """Customer reply (or root message) plus the L1 card, recorded in the caller's transaction."""
     key = rt.key(ticket.id)
@@ -113,14 +82,7 @@ async def _notify_new_ticket(rt: Runtime, ticket: Ticket, now: datetime, *, cust
             now=now,
         )
     level = rt.config.levels["L1"]
-    message = await outbox.enqueue(
-        stream=stream,
-        method="chat.postMessage",
-        channel_id=level.channel,
-        payload=build_ticket_card(card_data(rt, ticket, pings=tuple(level.ping))),
-        now=now,
-    )
-    await TicketCard.create(ticket=ticket, level="L1", channel_id=level.channel, outbox_id=message.id)
+    await cards.post_card(rt, ticket, level="L1", channel=level.channel, pings=tuple(level.ping), now=now)
 
 
 async def _mirror(
@@ -147,21 +109,6 @@ async def _mirror(
             author_id=author_id, author_kind=author_kind, text=text, permalink=link, change=change
         ),
         thread_parent=parent,
-        now=now,
-    )
-
-
-async def _refresh_card(rt: Runtime, ticket: Ticket, now: datetime) -> None:
-    card = await active_card(ticket)
-    if card is None:
-        return
-    target = await outbox.OutboxMessage.get(id=card.outbox_id)
-    await outbox.enqueue(
-        stream=stream_of(ticket),
-        method="chat.update",
-        channel_id=card.channel_id,
-        payload=build_ticket_card(card_data(rt, ticket)),
-        target=target,
         now=now,
     )
 
@@ -234,6 +181,10 @@ async def process_message_event(
             await ticket.save(update_fields=["permalink"])
             await _notify_new_ticket(rt, ticket, now, customer_root=False)
         elif result.outcome in (Outcome.REPLY, Outcome.FOLLOWUP) and result.ticket and result.message:
+            if result.message.author_kind == "customer" and await escalation_service.customer_replied(
+                ticket=result.ticket, actor_id=msg.user_id, at=now
+            ):
+                await cards.refresh_active_card(rt, result.ticket, now)
             await _mirror(
                 rt,
                 result.ticket,
@@ -283,7 +234,7 @@ async def _process_edit(rt: Runtime, event: dict[str, Any], inbound_id: int | No
                 change="source_edited" if source else "edited",
             )
             if source:
-                await _refresh_card(rt, result.ticket, now)
+                await cards.refresh_active_card(rt, result.ticket, now)
         await _mark_processed(inbound_id, now)
     rt.sender.wake()
     return result.outcome
@@ -311,7 +262,7 @@ async def _process_delete(
                 change="source_deleted" if source else "deleted",
             )
             if source:
-                await _refresh_card(rt, result.ticket, now)
+                await cards.refresh_active_card(rt, result.ticket, now)
         await _mark_processed(inbound_id, now)
     rt.sender.wake()
     return result.outcome

@@ -3,6 +3,7 @@ from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
 from models.outbox import OutboxStatus
+from models.relay import DraftKind, DraftStatus
 from models.tickets import TicketSource, TicketStatus
 from tortoise.fields.base import OnDelete
 from tortoise import fields
@@ -89,8 +90,37 @@ class Migration(migrations.Migration):
                 ('assignee_id', fields.CharField(null=True, max_length=32)),
                 ('source_deleted', fields.BooleanField(default=False)),
                 ('last_customer_message_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('context', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('resolution', fields.TextField(null=True, unique=False)),
+                ('resolution_internal', fields.TextField(null=True, unique=False)),
+                ('publish_to_kb', fields.BooleanField(default=False)),
+                ('resolved_by_id', fields.CharField(null=True, max_length=32)),
+                ('resolved_level', fields.CharField(null=True, max_length=2)),
+                ('resolved_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('closed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('reopen_count', fields.IntField(default=0)),
             ],
             options={'table': 'tickets', 'app': 'models', 'unique_together': (('channel_id', 'source_ts'),), 'indexes': [Index(fields=['channel_id', 'author_id', 'status']), Index(fields=['channel_id', 'thread_ts'])], 'pk_attr': 'id', 'table_description': 'A support request, keyed PREFIX-id (e.g. SUP-42).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='RelayDraft',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('ticket', fields.ForeignKeyField('models.Ticket', source_field='ticket_id', db_constraint=True, to_field='id', related_name='drafts', on_delete=OnDelete.CASCADE)),
+                ('kind', fields.CharEnumField(default=DraftKind.REPLY, description='REPLY: reply\nRESOLUTION: resolution', enum_type=DraftKind, max_length=12)),
+                ('author_id', fields.CharField(max_length=32)),
+                ('text', fields.TextField(unique=False)),
+                ('internal_notes', fields.TextField(null=True, unique=False)),
+                ('publish_to_kb', fields.BooleanField(default=False)),
+                ('status', fields.CharEnumField(default=DraftStatus.PENDING, description='PENDING: pending\nAPPROVED: approved\nREJECTED: rejected', enum_type=DraftStatus, max_length=12)),
+                ('reviewer_id', fields.CharField(null=True, max_length=32)),
+                ('review_note', fields.TextField(null=True, unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('reviewed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('review_outbox_id', fields.BigIntField(null=True)),
+            ],
+            options={'table': 'relay_drafts', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A message an L3 specialist wants to send to the customer, waiting for 2nd level review.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -100,8 +130,9 @@ class Migration(migrations.Migration):
                 ('ticket', fields.ForeignKeyField('models.Ticket', source_field='ticket_id', db_constraint=True, to_field='id', related_name='cards', on_delete=OnDelete.CASCADE)),
                 ('level', fields.CharField(max_length=2)),
                 ('channel_id', fields.CharField(max_length=32)),
-                ('outbox_id', fields.IntField()),
+                ('outbox_id', fields.BigIntField()),
                 ('active', fields.BooleanField(default=True)),
+                ('note', fields.CharField(null=True, max_length=500)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={'table': 'ticket_cards', 'app': 'models', 'pk_attr': 'id', 'table_description': 'The ticket card in an internal level channel, posted by the outbox message outbox_id.'},

@@ -78,3 +78,76 @@ def build_customer_ticket_view(*, key: str, status: str, language: str, opened: 
         ContextBlock(elements=[MarkdownTextObject(text=opened)]),
     ]
     return {"text": line, "blocks": [b.to_dict() for b in blocks], "response_type": "ephemeral"}
+
+
+_UPDATES: dict[str, dict[str, str]] = {
+    "en": {
+        "forwarded": "Your request *{key}* has been forwarded to our specialists. We'll keep you posted here.",
+        "resolved": "✅ *{key}*: we believe this is solved.",
+        "question": "Did this solve it?",
+        "yes": "Yes, it's solved",
+        "no": "No, still a problem",
+        "closed": "Great, thanks for confirming! We've closed *{key}*. Write here any time if it comes back.",
+        "reopened": "Thanks for telling us. We've reopened *{key}* and are back on it.",
+        "reply": "*Support team* ({key}):",
+    },
+    "de": {
+        "forwarded": "Ihre Anfrage *{key}* wurde an unsere Spezialisten weitergeleitet. Wir melden uns hier.",
+        "resolved": "✅ *{key}*: Wir gehen davon aus, dass das Problem gelöst ist.",
+        "question": "Hat das geholfen?",
+        "yes": "Ja, gelöst",
+        "no": "Nein, besteht weiter",
+        "closed": "Danke für die Bestätigung! Wir haben *{key}* geschlossen. Melden Sie sich hier, falls es wieder auftritt.",
+        "reopened": "Danke für den Hinweis. Wir haben *{key}* wieder geöffnet und kümmern uns darum.",
+        "reply": "*Support-Team* ({key}):",
+    },
+}
+
+
+def update_text(language: str, name: str, **values: str) -> str:
+    """A customer-facing status update in the language (English when unknown)."""
+    return _UPDATES.get(language, _UPDATES["en"])[name].format(**values)
+
+
+def build_customer_update(*, language: str, name: str, key: str) -> dict[str, Any]:
+    """A neutral status update in the customer's thread (no internal details, no names)."""
+    body = update_text(language, name, key=key)
+    return {"text": body, "blocks": [SectionBlock(text=MarkdownTextObject(text=body)).to_dict()]}
+
+
+def build_customer_reply(*, language: str, key: str, text: str) -> dict[str, Any]:
+    """A message of the support team to the customer, posted by the bot."""
+    from bot.slack.text import quote
+
+    body = f"{update_text(language, 'reply', key=key)}\n{quote(text, 2800)}"
+    return {"text": body, "blocks": [SectionBlock(text=MarkdownTextObject(text=body)).to_dict()],
+            "unfurl_links": False}
+
+
+def build_resolution_message(*, language: str, key: str, ticket_id: int, solution: str) -> dict[str, Any]:
+    """The resolution in the customer's thread with 'Did this solve it?' buttons."""
+    from slack_sdk.models.blocks import ActionsBlock, ButtonElement
+
+    from bot.slack.ids import ActionId, BlockId
+    from bot.slack.text import quote
+
+    head = update_text(language, "resolved", key=key)
+    body = f"{head}\n{quote(solution, 2700)}"
+    blocks = [
+        SectionBlock(text=MarkdownTextObject(text=body)),
+        SectionBlock(text=MarkdownTextObject(text=f"*{update_text(language, 'question', key=key)}*")),
+        ActionsBlock(block_id=BlockId.CUSTOMER_ACTIONS, elements=[
+            ButtonElement(text=update_text(language, "yes", key=key), action_id=ActionId.CUSTOMER_CONFIRM,
+                          value=str(ticket_id), style="primary"),
+            ButtonElement(text=update_text(language, "no", key=key), action_id=ActionId.CUSTOMER_REJECT,
+                          value=str(ticket_id)),
+        ]),
+    ]
+    return {"text": body, "blocks": [b.to_dict() for b in blocks], "unfurl_links": False}
+
+
+def strip_actions(message: dict[str, Any], note: str) -> dict[str, Any]:
+    """The same message without its buttons, with a short note of what was chosen."""
+    blocks = [b for b in message.get("blocks") or [] if b.get("type") != "actions"]
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]).to_dict())
+    return {"text": message.get("text") or note, "blocks": blocks}

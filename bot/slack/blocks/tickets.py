@@ -50,6 +50,24 @@ class CardData:
     pings: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
     active: bool = True
+    # (label, value) pairs of escalation context, shown on L2/L3 cards.
+    context: tuple[tuple[str, str], ...] = ()
+    # Why it was escalated (escalation reason), and a line about the card's state (escalated away …).
+    reason: str | None = None
+    state_note: str | None = None
+    buttons: tuple[str, ...] = (ActionId.CARD_CLAIM, ActionId.CARD_ESCALATE)
+    sla_line: str | None = None
+
+
+BUTTON_LABELS: dict[str, tuple[str, str | None]] = {
+    ActionId.CARD_CLAIM: ("Claim", "primary"),
+    ActionId.CARD_ESCALATE: ("Escalate", None),
+    ActionId.CARD_HANDBACK: ("Hand back", None),
+    ActionId.CARD_RESOLVE: ("Resolve", None),
+    ActionId.CARD_WAIT: ("Waiting on customer", None),
+    ActionId.CARD_NOTE: ("Add note", None),
+    ActionId.CARD_DRAFT: ("Draft reply to customer", None),
+}
 
 
 def build_ticket_card(card: CardData) -> dict[str, Any]:
@@ -59,11 +77,11 @@ def build_ticket_card(card: CardData) -> dict[str, Any]:
     if card.priority_reason:
         priority += f" ({escape(card.priority_reason)})"
     blocks: list[Any] = [HeaderBlock(text=PlainTextObject(text=header, emoji=True))]
+    if card.state_note:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(card.state_note, 3000))))
     if card.pings and card.active:
         targets = " ".join(ping(p) for p in card.pings)
-        blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=f"🎫 New ticket at *{card.level}* for {targets}"))
-        )
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"🎫 Ticket for *{card.level}*: {targets}")))
     body = quote(card.text, 2900) if card.text.strip() else "_(no text)_"
     blocks.append(SectionBlock(text=MarkdownTextObject(text=body)))
     fields = [
@@ -71,42 +89,35 @@ def build_ticket_card(card: CardData) -> dict[str, Any]:
         MarkdownTextObject(text=f"*Reported by*\n{mention(card.author_id)}"),
         MarkdownTextObject(text=f"*Priority*\n{priority}"),
         MarkdownTextObject(text=f"*Status*\n{STATUS_LABEL.get(card.status, card.status)}"),
-        MarkdownTextObject(
-            text=f"*Level*\n{card.level}" + (f" · {escape(card.component)}" if card.component else "")
-        ),
-        MarkdownTextObject(
-            text=f"*Assignee*\n{mention(card.assignee_id) if card.assignee_id else '_unassigned_'}"
-        ),
+        MarkdownTextObject(text=f"*Level*\n{card.level}" + (f" · {escape(card.component)}" if card.component else "")),
+        MarkdownTextObject(text=f"*Assignee*\n{mention(card.assignee_id) if card.assignee_id else '_unassigned_'}"),
     ]
     blocks.append(SectionBlock(fields=fields))
+    if card.reason:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*Escalation reason*\n{quote(card.reason, 2800)}", 3000))))
+    for label, value in card.context[:8]:
+        if value.strip():
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*{escape(label)}*\n{quote(value, 2800)}", 3000))))
     context = [f"Opened {slack_date(card.created_ts, fallback='recently')}"]
     if card.permalink:
         context.append(f"<{card.permalink}|original message>")
     if card.source_deleted:
         context.append("⚠️ the customer deleted the original message")
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" · ".join(context))]))
+    if card.sla_line:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(card.sla_line, 2000))]))
     for note in card.notes[-3:]:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(note, 2000))]))
-    if card.active:
+    buttons = [b for b in card.buttons if b in BUTTON_LABELS] if card.active else []
+    if buttons:
         blocks.append(DividerBlock())
-        blocks.append(
-            ActionsBlock(
-                block_id=BlockId.CARD_ACTIONS,
-                elements=[
-                    ButtonElement(
-                        text="Claim",
-                        action_id=ActionId.CARD_CLAIM,
-                        value=str(card.ticket_id),
-                        style="primary",
-                    ),
-                    ButtonElement(
-                        text="Escalate", action_id=ActionId.CARD_ESCALATE, value=str(card.ticket_id)
-                    ),
-                ],
-            )
-        )
-    fallback = f"{card.key} ({card.priority}) from {card.customer_name}: {clip(card.text, 200)}"
-    return {"text": escape(fallback), "blocks": [b.to_dict() for b in blocks], "unfurl_links": False}
+        elements = []
+        for action_id in buttons:
+            label, style = BUTTON_LABELS[action_id]
+            elements.append(ButtonElement(text=label, action_id=action_id, value=str(card.ticket_id), style=style))
+        blocks.append(ActionsBlock(block_id=BlockId.CARD_ACTIONS, elements=elements))
+    fallback = f"{card.key} ({card.priority}, {card.level}) from {card.customer_name}: {clip(card.text, 200)}"
+    return {"text": escape(fallback), "blocks": [b.to_dict() for b in blocks[:50]], "unfurl_links": False}
 
 
 def build_thread_mirror(
@@ -135,7 +146,7 @@ def build_ticket_ephemeral(card: CardData, timeline: list[str]) -> dict[str, Any
     """`/ticket KEY` for an agent: the card without buttons, plus the latest timeline entries."""
     message = build_ticket_card(CardData(**{**card.__dict__, "active": False, "pings": ()}))
     if timeline:
-        lines = "\n".join(f"• {escape(line)}" for line in timeline[-8:])
+        lines = "\n".join(f"• {line}" for line in timeline[-8:])
         message["blocks"].append(
             SectionBlock(text=MarkdownTextObject(text=clip(f"*Timeline*\n{lines}", 3000))).to_dict()
         )
