@@ -22,6 +22,7 @@ class Runtime:
     clock: Clock
     client: AsyncWebClient
     sender: OutboxSender
+    signing_secret: str = field(default="", repr=False)
     home_team_id: str | None = None
     bot_user_id: str | None = None
     workspace_url: str | None = None
@@ -66,7 +67,9 @@ class Runtime:
         cursor = None
         try:
             for _ in range(50):
-                response = await self.client.conversations_members(channel=channel_id, limit=1000, cursor=cursor)
+                response = await self.client.conversations_members(
+                    channel=channel_id, limit=1000, cursor=cursor
+                )
                 members.update(response.get("members") or [])
                 cursor = (response.get("response_metadata") or {}).get("next_cursor")
                 if not cursor:

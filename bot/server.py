@@ -13,6 +13,7 @@ from datetime import timedelta
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import db
@@ -65,7 +66,14 @@ def build_bot(
         burst=settings.outbox_channel_burst,
         workers=settings.outbox_workers,
     )
-    rt = Runtime(settings=settings, config=config, clock=clock, client=client, sender=sender)
+    rt = Runtime(
+        settings=settings,
+        config=config,
+        clock=clock,
+        client=client,
+        sender=sender,
+        signing_secret=signing_secret,
+    )
     bolt = build_app(rt, signing_secret=signing_secret)
     web_app = web.Application(client_max_size=2 * 1024 * 1024)
     web_app[RUNTIME_KEY] = rt
@@ -82,7 +90,16 @@ async def handle_slack_request(request: web.Request) -> web.Response:
     """Events, slash commands and interactivity, all through Bolt (which verifies the signature)."""
     if not request.app[STATE_KEY]["accepting"]:
         return web.Response(status=503, text="shutting down")
-    bolt_request = await to_bolt_request(request)
+    try:
+        bolt_request = await to_bolt_request(request)
+    except ValueError:
+        # Bolt parses the body before it checks the signature; answer like Slack's contract wants:
+        # 401 for anything unsigned, 400 for a correctly signed body that is not valid JSON/form data.
+        body = await request.text()
+        verifier = SignatureVerifier(request.app[RUNTIME_KEY].signing_secret)
+        if not verifier.is_valid_request(body, dict(request.headers)):
+            return web.Response(status=401, text="invalid signature")
+        return web.Response(status=400, text="malformed request body")
     bolt_response = await request.app[BOLT_KEY].async_dispatch(bolt_request)
     return await to_aiohttp_response(bolt_response)
 

@@ -23,7 +23,9 @@ def _int(value: Any) -> int:
     try:
         return int(str(value))
     except (TypeError, ValueError):
-        raise UsageError("This button is broken or out of date; please use the slash command instead.") from None
+        raise UsageError(
+            "This button is broken or out of date; please use the slash command instead."
+        ) from None
 
 
 async def _actor(rt: Runtime, body: dict[str, Any]):
@@ -31,20 +33,31 @@ async def _actor(rt: Runtime, body: dict[str, Any]):
     return await escalation.actor_for(rt, user_id=user.get("id") or "", team_id=user.get("team_id"))
 
 
-async def handle_card_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
-                             context: AsyncBoltContext) -> None:
+async def handle_card_button(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
     """Claim, Escalate, Hand back, Resolve, Waiting on customer, Add note, Draft reply — on a ticket card."""
     await ack()
     rt: Runtime = context["rt"]
     actor = await _actor(rt, body)
     ticket = await escalation.load_for(rt, _int(action.get("value")), actor)
     container = body.get("container") or {}
-    card = await escalation.card_for_message(container.get("channel_id") or "", container.get("message_ts") or "")
+    card = await escalation.card_for_message(
+        container.get("channel_id") or "", container.get("message_ts") or ""
+    )
     key = rt.key(ticket.id)
     if escalation.is_stale(card, ticket):
         await escalation.refresh_stale_card(rt, card)
-        await respond(text=f"This card is out of date: {key} is now at {ticket.level} ({ticket.status}). "
-                      "I've refreshed it; nothing was changed.", response_type="ephemeral", replace_original=False)
+        await respond(
+            text=f"This card is out of date: {key} is now at {ticket.level} ({ticket.status}). "
+            "I've refreshed it; nothing was changed.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
         return
     name = action.get("action_id")
     trigger = body.get("trigger_id")
@@ -60,9 +73,14 @@ async def handle_card_button(ack: AsyncAck, body: dict[str, Any], action: dict[s
         await rt.client.views_open(trigger_id=trigger, view=forms.handback_view(rt, ticket))
     elif name == ActionId.CARD_RESOLVE:
         escalation.require(actor, Action.RESOLVE, ticket)
-        view = build_resolve_modal(ticket_id=ticket.id, key=key, level=ticket.level, solution="",
-                                   publish_default=ticket.level == "L3",
-                                   via_review=escalation.resolves_via_review(actor, ticket))
+        view = build_resolve_modal(
+            ticket_id=ticket.id,
+            key=key,
+            level=ticket.level,
+            solution="",
+            publish_default=ticket.level == "L3",
+            via_review=escalation.resolves_via_review(actor, ticket),
+        )
         await rt.client.views_open(trigger_id=trigger, view=view)
     elif name == ActionId.CARD_NOTE:
         escalation.require(actor, Action.NOTE, ticket)
@@ -72,8 +90,13 @@ async def handle_card_button(ack: AsyncAck, body: dict[str, Any], action: dict[s
         await rt.client.views_open(trigger_id=trigger, view=forms.draft_view(rt, ticket))
 
 
-async def handle_customer_answer(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
-                                 context: AsyncBoltContext) -> None:
+async def handle_customer_answer(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
     """'Did this solve it?' — Yes closes, No reopens at the level that resolved it."""
     await ack()
     rt: Runtime = context["rt"]
@@ -83,14 +106,17 @@ async def handle_customer_answer(ack: AsyncAck, body: dict[str, Any], action: di
         await escalation.confirm(rt, ticket_id=ticket_id, actor=actor)
         note = "✅ Confirmed as solved"
     else:
-        await escalation.reopen(rt, ticket_id=ticket_id, actor=actor, reason="The customer says it is still a problem.")
+        await escalation.reopen(
+            rt, ticket_id=ticket_id, actor=actor, reason="The customer says it is still a problem."
+        )
         note = "🔁 Reopened: still a problem"
     message = body.get("message") or {}
     await respond(replace_original=True, **strip_actions(message, note))
 
 
-async def handle_draft_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                              context: AsyncBoltContext) -> None:
+async def handle_draft_button(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+) -> None:
     """2nd level reviews an L3 draft: Approve and send, Edit, Reject."""
     await ack()
     rt: Runtime = context["rt"]
@@ -110,8 +136,15 @@ async def handle_draft_button(ack: AsyncAck, body: dict[str, Any], action: dict[
 
 def register(app: AsyncApp) -> None:
     """Attach the action listeners."""
-    for action_id in (ActionId.CARD_CLAIM, ActionId.CARD_ESCALATE, ActionId.CARD_HANDBACK, ActionId.CARD_RESOLVE,
-                      ActionId.CARD_WAIT, ActionId.CARD_NOTE, ActionId.CARD_DRAFT):
+    for action_id in (
+        ActionId.CARD_CLAIM,
+        ActionId.CARD_ESCALATE,
+        ActionId.CARD_HANDBACK,
+        ActionId.CARD_RESOLVE,
+        ActionId.CARD_WAIT,
+        ActionId.CARD_NOTE,
+        ActionId.CARD_DRAFT,
+    ):
         app.action(action_id)(handle_card_button)
     for action_id in (ActionId.CUSTOMER_CONFIRM, ActionId.CUSTOMER_REJECT):
         app.action(action_id)(handle_customer_answer)

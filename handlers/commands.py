@@ -47,7 +47,9 @@ def _usage(rt: Runtime, command: str) -> str:
 
 
 async def _actor(rt: Runtime, command: dict[str, Any]):
-    return await escalation.actor_for(rt, user_id=command.get("user_id") or "", team_id=command.get("team_id"))
+    return await escalation.actor_for(
+        rt, user_id=command.get("user_id") or "", team_id=command.get("team_id")
+    )
 
 
 async def _refuse_customers(rt: Runtime, command: dict[str, Any]) -> None:
@@ -61,7 +63,11 @@ async def handle_ticket_command(ack: AsyncAck, command: dict[str, Any], context:
     raw = (command.get("text") or "").strip()
     sub, _, rest = raw.partition(" ")
     sub = sub.lower()
-    user, team, channel = command.get("user_id") or "", command.get("team_id"), command.get("channel_id") or ""
+    user, team, channel = (
+        command.get("user_id") or "",
+        command.get("team_id"),
+        command.get("channel_id") or "",
+    )
     prefix = rt.config.tickets.key_prefix
     external = rt.is_external_team(team)
     if sub in ("", "help"):
@@ -69,7 +75,9 @@ async def handle_ticket_command(ack: AsyncAck, command: dict[str, Any], context:
         await ack(**build_notice(text))
         return
     if sub == "new":
-        ticket = await intake.open_ticket_by_command(rt, actor_id=user, actor_team=team, channel_id=channel, text=rest)
+        ticket = await intake.open_ticket_by_command(
+            rt, actor_id=user, actor_team=team, channel_id=channel, text=rest
+        )
         await ack(**build_notice(f"Opened *{rt.key(ticket.id)}*; the customer sees it in this channel."))
         return
     if sub in ("list", "priority", "wait", "note", "reply"):
@@ -78,7 +86,9 @@ async def handle_ticket_command(ack: AsyncAck, command: dict[str, Any], context:
         if sub == "list":
             await ack(**await viewing.list_tickets(rt, actor=actor, args=rest))
             return
-        usage = f"Usage: `/ticket {sub} {prefix}-42" + (" P1..P4`" if sub == "priority" else " <text>`" if sub in ("note", "reply") else "`")
+        usage = f"Usage: `/ticket {sub} {prefix}-42" + (
+            " P1..P4`" if sub == "priority" else " <text>`" if sub in ("note", "reply") else "`"
+        )
         ticket_id, text = split_key(rest, prefix, usage)
         if ticket_id is None:
             raise UsageError(usage)
@@ -96,8 +106,11 @@ async def handle_ticket_command(ack: AsyncAck, command: dict[str, Any], context:
             answer = f"Internal note added to {key}."
         else:
             draft = await escalation.reply_to_customer(rt, ticket_id=ticket_id, actor=actor, text=text)
-            answer = (f"Sent to the customer in {key}." if draft is None
-                      else f"As 3rd level, your reply for {key} went to 2nd level for review.")
+            answer = (
+                f"Sent to the customer in {key}."
+                if draft is None
+                else f"As 3rd level, your reply for {key} went to 2nd level for review."
+            )
         await ack(**build_notice(answer))
         return
     if " " not in raw:
@@ -106,8 +119,10 @@ async def handle_ticket_command(ack: AsyncAck, command: dict[str, Any], context:
         return
     if external:
         raise UsageError(customer_text("en", "help", prefix=prefix))
-    raise UsageError(f"I didn't understand `{escape(clip(raw.replace('`', chr(39)), 60))}`.\n"
-                     + TICKET_USAGE.format(p=prefix))
+    raise UsageError(
+        f"I didn't understand `{escape(clip(raw.replace('`', chr(39)), 60))}`.\n"
+        + TICKET_USAGE.format(p=prefix)
+    )
 
 
 async def handle_escalate_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -127,7 +142,9 @@ async def handle_escalate_command(ack: AsyncAck, command: dict[str, Any], contex
         if not options:
             raise UsageError("There are no open tickets at your level to escalate.")
         await ack()
-        await rt.client.views_open(trigger_id=command["trigger_id"], view=build_pick_ticket_modal(tickets=options))
+        await rt.client.views_open(
+            trigger_id=command["trigger_id"], view=build_pick_ticket_modal(tickets=options)
+        )
         return
     ticket = await escalation.load_for(rt, ticket_id, actor)
     escalation.require(actor, Action.ESCALATE, ticket)
@@ -135,14 +152,28 @@ async def handle_escalate_command(ack: AsyncAck, command: dict[str, Any], contex
     if to_level is None:
         raise UsageError(f"{rt.key(ticket.id)} is already at L3, the highest level.")
     fields = svc.context_fields(rt.config, to_level)
-    needs_component = to_level == "L3" and rt.config.escalation.require_component and rt.config.routes and not ticket.component
+    needs_component = (
+        to_level == "L3"
+        and rt.config.escalation.require_component
+        and rt.config.routes
+        and not ticket.component
+    )
     if reason and not svc.missing_context(ticket.context or {}, fields) and not needs_component:
-        await escalation.escalate(rt, ticket_id=ticket.id, actor=actor, reason=reason, context={},
-                                  component=ticket.component, expected_level=ticket.level)
+        await escalation.escalate(
+            rt,
+            ticket_id=ticket.id,
+            actor=actor,
+            reason=reason,
+            context={},
+            component=ticket.component,
+            expected_level=ticket.level,
+        )
         await ack(**build_notice(f"Escalated {rt.key(ticket.id)} to {to_level}."))
         return
     await ack()
-    await rt.client.views_open(trigger_id=command["trigger_id"], view=forms.escalate_view(rt, ticket, reason=reason))
+    await rt.client.views_open(
+        trigger_id=command["trigger_id"], view=forms.escalate_view(rt, ticket, reason=reason)
+    )
 
 
 async def _keyed(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, name: Command):
@@ -157,7 +188,9 @@ async def _keyed(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltConte
     return rt, actor, ticket_id, rest
 
 
-async def handle_deescalate_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
+async def handle_deescalate_command(
+    ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
+) -> None:
     """`/deescalate KEY [summary]`."""
     rt, actor, ticket_id, summary = await _keyed(ack, command, context, Command.DEESCALATE)
     if actor is None:
@@ -210,9 +243,14 @@ async def handle_resolve_command(ack: AsyncAck, command: dict[str, Any], context
     ticket = await escalation.load_for(rt, ticket_id, actor)
     escalation.require(actor, Action.RESOLVE, ticket)
     await ack()
-    view = build_resolve_modal(ticket_id=ticket.id, key=rt.key(ticket.id), level=ticket.level, solution=solution,
-                               publish_default=ticket.level == "L3",
-                               via_review=escalation.resolves_via_review(actor, ticket))
+    view = build_resolve_modal(
+        ticket_id=ticket.id,
+        key=rt.key(ticket.id),
+        level=ticket.level,
+        solution=solution,
+        publish_default=ticket.level == "L3",
+        via_review=escalation.resolves_via_review(actor, ticket),
+    )
     await rt.client.views_open(trigger_id=command["trigger_id"], view=view)
 
 
@@ -235,4 +273,3 @@ def register(app: AsyncApp) -> None:
     app.command(Command.UNASSIGN)(handle_unassign_command)
     app.command(Command.RESOLVE)(handle_resolve_command)
     app.command(Command.REOPEN)(handle_reopen_command)
-

@@ -59,7 +59,10 @@ async def _run(ack: AsyncAck, work: Awaitable[Any], error_block: str) -> None:
         await ack(response_action="errors", errors={error_block: exc.message[:150]})
         return
     except TimeoutError:
-        await ack(response_action="errors", errors={error_block: "That took too long; nothing was changed. Try again."})
+        await ack(
+            response_action="errors",
+            errors={error_block: "That took too long; nothing was changed. Try again."},
+        )
         return
     await ack()
 
@@ -69,8 +72,9 @@ async def _actor(rt: Runtime, body: dict[str, Any]):
     return await escalation.actor_for(rt, user_id=user.get("id") or "", team_id=user.get("team_id"))
 
 
-async def handle_pick_submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
-                                 context: AsyncBoltContext) -> None:
+async def handle_pick_submission(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
     """Ticket picked for /escalate: replace the modal with that ticket's escalation form."""
     rt: Runtime = context["rt"]
     actor = await _actor(rt, body)
@@ -86,22 +90,29 @@ async def handle_pick_submission(ack: AsyncAck, body: dict[str, Any], view: dict
     await ack(response_action="update", view=forms.escalate_view(rt, ticket))
 
 
-async def handle_escalate_submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
-                                     context: AsyncBoltContext) -> None:
+async def handle_escalate_submission(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
     """Escalation form: required fields are checked per field, then the ticket moves up."""
     rt: Runtime = context["rt"]
     meta = _meta(view)
     ticket_id = _ticket_id(meta)
     ticket = await Ticket.get_or_none(id=ticket_id)
     if ticket is None or ticket.level not in svc.NEXT_LEVEL:
-        await ack(response_action="errors", errors={BlockId.ESCALATE_REASON: "This ticket can't be escalated anymore."})
+        await ack(
+            response_action="errors",
+            errors={BlockId.ESCALATE_REASON: "This ticket can't be escalated anymore."},
+        )
         return
     to_level = svc.NEXT_LEVEL[ticket.level]
     fields = svc.context_fields(rt.config, to_level)
     values = {f.id: _text(view, f"{BlockId.CONTEXT_PREFIX}{f.id}", ActionId.FIELD_INPUT) for f in fields}
     reason = _text(view, BlockId.ESCALATE_REASON, ActionId.ESCALATE_REASON)
     component = _selected(view, BlockId.ESCALATE_COMPONENT, ActionId.ESCALATE_COMPONENT)
-    errors = {f"{BlockId.CONTEXT_PREFIX}{f.id}": f"{to_level} needs this." for f in svc.missing_context(values, fields)}
+    errors = {
+        f"{BlockId.CONTEXT_PREFIX}{f.id}": f"{to_level} needs this."
+        for f in svc.missing_context(values, fields)
+    }
     if not reason:
         errors[BlockId.ESCALATE_REASON] = "Say why, and what the next level should do."
     if to_level == "L3" and rt.config.routes and rt.config.escalation.require_component and not component:
@@ -110,13 +121,24 @@ async def handle_escalate_submission(ack: AsyncAck, body: dict[str, Any], view: 
         await ack(response_action="errors", errors=errors)
         return
     actor = await _actor(rt, body)
-    await _run(ack, escalation.escalate(rt, ticket_id=ticket_id, actor=actor, reason=reason, context=values,
-                                        component=component, expected_level=meta.get("from_level")),
-               BlockId.ESCALATE_REASON)
+    await _run(
+        ack,
+        escalation.escalate(
+            rt,
+            ticket_id=ticket_id,
+            actor=actor,
+            reason=reason,
+            context=values,
+            component=component,
+            expected_level=meta.get("from_level"),
+        ),
+        BlockId.ESCALATE_REASON,
+    )
 
 
-async def handle_text_submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
-                                 context: AsyncBoltContext) -> None:
+async def handle_text_submission(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
     """One-field forms: hand back, note, L3 draft, edited draft."""
     rt: Runtime = context["rt"]
     meta = _meta(view)
@@ -127,12 +149,15 @@ async def handle_text_submission(ack: AsyncAck, body: dict[str, Any], view: dict
     actor = await _actor(rt, body)
     callback = view.get("callback_id")
     if callback == CallbackId.MODAL_HANDBACK:
-        work = escalation.hand_back(rt, ticket_id=_ticket_id(meta), actor=actor, summary=text,
-                                    expected_level=meta.get("level"))
+        work = escalation.hand_back(
+            rt, ticket_id=_ticket_id(meta), actor=actor, summary=text, expected_level=meta.get("level")
+        )
     elif callback == CallbackId.MODAL_NOTE:
         work = escalation.add_note(rt, ticket_id=_ticket_id(meta), actor=actor, text=text)
     elif callback == CallbackId.MODAL_DRAFT:
-        work = escalation.create_draft(rt, ticket_id=_ticket_id(meta), actor=actor, text=text, kind=DraftKind.REPLY)
+        work = escalation.create_draft(
+            rt, ticket_id=_ticket_id(meta), actor=actor, text=text, kind=DraftKind.REPLY
+        )
     else:
         try:
             draft_id = int(meta["draft"])
@@ -143,22 +168,32 @@ async def handle_text_submission(ack: AsyncAck, body: dict[str, Any], view: dict
     await _run(ack, work, BlockId.TEXT)
 
 
-async def handle_resolve_submission(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
-                                    context: AsyncBoltContext) -> None:
+async def handle_resolve_submission(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
     """Resolution form: solution for the customer, internal notes, publish to KB."""
     rt: Runtime = context["rt"]
     meta = _meta(view)
     solution = _text(view, BlockId.RESOLVE_SOLUTION, ActionId.RESOLVE_SOLUTION)
     if not solution:
-        await ack(response_action="errors", errors={BlockId.RESOLVE_SOLUTION: "Write the solution for the customer."})
+        await ack(
+            response_action="errors",
+            errors={BlockId.RESOLVE_SOLUTION: "Write the solution for the customer."},
+        )
         return
     internal = _text(view, BlockId.RESOLVE_INTERNAL, ActionId.RESOLVE_INTERNAL) or None
     chosen = (_state(view).get(BlockId.RESOLVE_PUBLISH, {}).get(ActionId.RESOLVE_PUBLISH) or {}).get(
-        "selected_options") or []
+        "selected_options"
+    ) or []
     publish = any(o.get("value") == "publish" for o in chosen)
     actor = await _actor(rt, body)
-    await _run(ack, escalation.resolve(rt, ticket_id=_ticket_id(meta), actor=actor, solution=solution,
-                                       internal=internal, publish=publish), BlockId.RESOLVE_SOLUTION)
+    await _run(
+        ack,
+        escalation.resolve(
+            rt, ticket_id=_ticket_id(meta), actor=actor, solution=solution, internal=internal, publish=publish
+        ),
+        BlockId.RESOLVE_SOLUTION,
+    )
 
 
 def _value(view: dict[str, Any], block: str, action: str) -> dict[str, Any]:
@@ -172,22 +207,32 @@ async def handle_create_ticket_submission(
     rt: Runtime = context["rt"]
     text = (_value(view, BlockId.TICKET_TEXT, ActionId.TICKET_TEXT).get("value") or "").strip()
     if not text:
-        await ack(response_action="errors", errors={BlockId.TICKET_TEXT: "Describe the problem in a few words."})
+        await ack(
+            response_action="errors", errors={BlockId.TICKET_TEXT: "Describe the problem in a few words."}
+        )
         return
     option = _value(view, BlockId.TICKET_PRIORITY, ActionId.TICKET_PRIORITY).get("selected_option") or {}
     priority = option.get("value") if option.get("value") in ("P1", "P2", "P3", "P4") else None
     meta = _meta(view)
     channel, ts = str(meta.get("channel") or ""), str(meta.get("ts") or "")
     if not channel or not ts:
-        await ack(response_action="errors", errors={BlockId.TICKET_TEXT: "This form is out of date; start again."})
+        await ack(
+            response_action="errors", errors={BlockId.TICKET_TEXT: "This form is out of date; start again."}
+        )
         return
     await ack()
     user = body.get("user") or {}
     try:
         message = await intake.fetch_message(rt, channel, ts)
         ticket = await intake.open_ticket_for_message(
-            rt, actor_id=user.get("id") or "", actor_team=user.get("team_id"), channel_id=channel, message=message,
-            source=TicketSource.SHORTCUT, text=text, priority=priority,
+            rt,
+            actor_id=user.get("id") or "",
+            actor_team=user.get("team_id"),
+            channel_id=channel,
+            message=message,
+            source=TicketSource.SHORTCUT,
+            text=text,
+            priority=priority,
         )
         notice = f"Opened {rt.key(ticket.id)}."
     except UserFacingError as exc:
@@ -201,6 +246,10 @@ def register(app: AsyncApp) -> None:
     app.view(CallbackId.MODAL_PICK_FOR_ESCALATE)(handle_pick_submission)
     app.view(CallbackId.MODAL_ESCALATE)(handle_escalate_submission)
     app.view(CallbackId.MODAL_RESOLVE)(handle_resolve_submission)
-    for callback in (CallbackId.MODAL_HANDBACK, CallbackId.MODAL_NOTE, CallbackId.MODAL_DRAFT,
-                     CallbackId.MODAL_DRAFT_EDIT):
+    for callback in (
+        CallbackId.MODAL_HANDBACK,
+        CallbackId.MODAL_NOTE,
+        CallbackId.MODAL_DRAFT,
+        CallbackId.MODAL_DRAFT_EDIT,
+    ):
         app.view(callback)(handle_text_submission)

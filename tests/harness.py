@@ -106,7 +106,9 @@ async def start_harness(
     host, port = runner.addresses[0][:2]
     bot_url = f"http://{host}:{port}"
     driver = SlackDriver(standin, f"{bot_url}/slack/events", SIGNING_SECRET)
-    return Harness(standin=standin, ws=standin.workspace, parts=parts, runner=runner, driver=driver, bot_url=bot_url)
+    return Harness(
+        standin=standin, ws=standin.workspace, parts=parts, runner=runner, driver=driver, bot_url=bot_url
+    )
 
 
 async def stop_harness(h: Harness, *, stop_standin: bool = True) -> None:

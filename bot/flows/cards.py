@@ -18,11 +18,28 @@ from models import OutboxMessage, Ticket, TicketCard, TimelineEntry
 from models.tickets import OPEN_STATUSES
 
 BUTTONS = {
-    "L1": (ActionId.CARD_CLAIM, ActionId.CARD_ESCALATE, ActionId.CARD_RESOLVE, ActionId.CARD_WAIT, ActionId.CARD_NOTE),
-    "L2": (ActionId.CARD_CLAIM, ActionId.CARD_ESCALATE, ActionId.CARD_HANDBACK, ActionId.CARD_RESOLVE,
-           ActionId.CARD_WAIT, ActionId.CARD_NOTE),
-    "L3": (ActionId.CARD_CLAIM, ActionId.CARD_HANDBACK, ActionId.CARD_RESOLVE, ActionId.CARD_DRAFT,
-           ActionId.CARD_NOTE),
+    "L1": (
+        ActionId.CARD_CLAIM,
+        ActionId.CARD_ESCALATE,
+        ActionId.CARD_RESOLVE,
+        ActionId.CARD_WAIT,
+        ActionId.CARD_NOTE,
+    ),
+    "L2": (
+        ActionId.CARD_CLAIM,
+        ActionId.CARD_ESCALATE,
+        ActionId.CARD_HANDBACK,
+        ActionId.CARD_RESOLVE,
+        ActionId.CARD_WAIT,
+        ActionId.CARD_NOTE,
+    ),
+    "L3": (
+        ActionId.CARD_CLAIM,
+        ActionId.CARD_HANDBACK,
+        ActionId.CARD_RESOLVE,
+        ActionId.CARD_DRAFT,
+        ActionId.CARD_NOTE,
+    ),
 }
 
 
@@ -73,16 +90,25 @@ async def _sla_line(ticket: Ticket) -> str | None:
     return await card_sla_line(ticket)
 
 
-async def render_card(rt: Runtime, ticket: Ticket, card: TicketCard, *, pings: tuple[str, ...] = ()) -> dict[str, Any]:
+async def render_card(
+    rt: Runtime, ticket: Ticket, card: TicketCard, *, pings: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """A card payload for the ticket as it is now, from the point of view of that card."""
     is_current = card.active and card.level == ticket.level and ticket.status in OPEN_STATUSES
     fields = svc.context_fields(rt.config, card.level) if card.level != "L1" else []
     context = tuple((f.label, (ticket.context or {}).get(f.id, "")) for f in fields)
     data = card_data(rt, ticket, pings=pings)
     data = type(data)(
-        **{**data.__dict__, "level": ticket.level, "active": is_current, "context": context,
-           "reason": await _last_reason(ticket, card.level) if card.level != "L1" else None,
-           "state_note": card.note, "buttons": BUTTONS.get(card.level, ()), "sla_line": await _sla_line(ticket)}
+        **{
+            **data.__dict__,
+            "level": ticket.level,
+            "active": is_current,
+            "context": context,
+            "reason": await _last_reason(ticket, card.level) if card.level != "L1" else None,
+            "state_note": card.note,
+            "buttons": BUTTONS.get(card.level, ()),
+            "sla_line": await _sla_line(ticket),
+        }
     )
     return build_ticket_card(data)
 
@@ -90,8 +116,14 @@ async def render_card(rt: Runtime, ticket: Ticket, card: TicketCard, *, pings: t
 async def refresh_card(rt: Runtime, ticket: Ticket, card: TicketCard, now: datetime) -> None:
     """Update a card in place (chat.update through the outbox, after its post)."""
     target = await OutboxMessage.get(id=card.outbox_id)
-    await outbox.enqueue(stream=stream_of(ticket), method="chat.update", channel_id=card.channel_id,
-                         payload=await render_card(rt, ticket, card), target=target, now=now)
+    await outbox.enqueue(
+        stream=stream_of(ticket),
+        method="chat.update",
+        channel_id=card.channel_id,
+        payload=await render_card(rt, ticket, card),
+        target=target,
+        now=now,
+    )
 
 
 async def refresh_active_card(rt: Runtime, ticket: Ticket, now: datetime) -> None:
@@ -101,34 +133,66 @@ async def refresh_active_card(rt: Runtime, ticket: Ticket, now: datetime) -> Non
         await refresh_card(rt, ticket, card, now)
 
 
-async def post_card(rt: Runtime, ticket: Ticket, *, level: str, channel: str, pings: tuple[str, ...],
-                    now: datetime, note: str | None = None) -> TicketCard:
+async def post_card(
+    rt: Runtime,
+    ticket: Ticket,
+    *,
+    level: str,
+    channel: str,
+    pings: tuple[str, ...],
+    now: datetime,
+    note: str | None = None,
+) -> TicketCard:
     """Post a new card for the ticket at a level."""
     card = TicketCard(ticket=ticket, level=level, channel_id=channel, outbox_id=0, active=True, note=note)
     payload = await render_card(rt, ticket, card, pings=pings)
-    message = await outbox.enqueue(stream=stream_of(ticket), method="chat.postMessage", channel_id=channel,
-                                   payload=payload, now=now)
+    message = await outbox.enqueue(
+        stream=stream_of(ticket), method="chat.postMessage", channel_id=channel, payload=payload, now=now
+    )
     card.outbox_id = message.id
     await card.save()
     return card
 
 
-async def post_in_card_thread(rt: Runtime, ticket: Ticket, card: TicketCard, text: str, now: datetime) -> None:
+async def post_in_card_thread(
+    rt: Runtime, ticket: Ticket, card: TicketCard, text: str, now: datetime
+) -> None:
     """An internal line in the card's thread."""
     parent = await OutboxMessage.get(id=card.outbox_id)
-    await outbox.enqueue(stream=stream_of(ticket), method="chat.postMessage", channel_id=card.channel_id,
-                         payload=build_internal_line(text), thread_parent=parent, now=now)
+    await outbox.enqueue(
+        stream=stream_of(ticket),
+        method="chat.postMessage",
+        channel_id=card.channel_id,
+        payload=build_internal_line(text),
+        thread_parent=parent,
+        now=now,
+    )
 
 
 async def post_to_customer(rt: Runtime, ticket: Ticket, payload: dict[str, Any], now: datetime) -> None:
     """A message in the customer's ticket thread (customer-safe payloads only)."""
     if ticket.thread_ts:
-        await outbox.enqueue(stream=stream_of(ticket), method="chat.postMessage", channel_id=ticket.channel_id,
-                             payload=payload, thread_ts=ticket.thread_ts, now=now)
+        await outbox.enqueue(
+            stream=stream_of(ticket),
+            method="chat.postMessage",
+            channel_id=ticket.channel_id,
+            payload=payload,
+            thread_ts=ticket.thread_ts,
+            now=now,
+        )
         return
-    root = await OutboxMessage.filter(stream=stream_of(ticket), channel_id=ticket.channel_id,
-                                      thread_parent_id__isnull=True).order_by("id").first()
-    await outbox.enqueue(stream=stream_of(ticket), method="chat.postMessage", channel_id=ticket.channel_id,
-                         payload=payload, thread_parent=root, now=now)
-
-
+    root = (
+        await OutboxMessage.filter(
+            stream=stream_of(ticket), channel_id=ticket.channel_id, thread_parent_id__isnull=True
+        )
+        .order_by("id")
+        .first()
+    )
+    await outbox.enqueue(
+        stream=stream_of(ticket),
+        method="chat.postMessage",
+        channel_id=ticket.channel_id,
+        payload=payload,
+        thread_parent=root,
+        now=now,
+    )

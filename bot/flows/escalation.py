@@ -48,14 +48,23 @@ async def actor_for(rt: Runtime, *, user_id: str, team_id: str | None) -> Actor:
             if user_id in await rt.channel_members(route.channel):
                 levels.add("L3")
                 break
-    return Actor(user_id=user_id, team_id=team_id, is_external=False, levels=frozenset(levels),
-                 is_lead=user_id in rt.config.leads)
+    return Actor(
+        user_id=user_id,
+        team_id=team_id,
+        is_external=False,
+        levels=frozenset(levels),
+        is_lead=user_id in rt.config.leads,
+    )
 
 
 def require(actor: Actor, action: Action, ticket: Ticket | None = None) -> None:
     """Raise PermissionDeniedError (a polite ephemeral) unless the matrix allows it."""
-    decision = decide(actor, action, ticket_level=ticket.level if ticket else None,
-                      ticket_team_id=ticket.customer.team_id if ticket else None)
+    decision = decide(
+        actor,
+        action,
+        ticket_level=ticket.level if ticket else None,
+        ticket_team_id=ticket.customer.team_id if ticket else None,
+    )
     if not decision.allowed:
         raise PermissionDeniedError(decision.reason)
 
@@ -95,8 +104,16 @@ async def _done(rt: Runtime) -> None:
 # ---------------------------------------------------------------- workflows
 
 
-async def escalate(rt: Runtime, *, ticket_id: int, actor: Actor, reason: str, context: dict[str, str],
-                   component: str | None, expected_level: str | None = None) -> Ticket:
+async def escalate(
+    rt: Runtime,
+    *,
+    ticket_id: int,
+    actor: Actor,
+    reason: str,
+    context: dict[str, str],
+    component: str | None,
+    expected_level: str | None = None,
+) -> Ticket:
     """Move a ticket one level up with the context the next level needs."""
     ticket = await load_for(rt, ticket_id, actor)
     require(actor, Action.ESCALATE, ticket)
@@ -108,8 +125,16 @@ async def escalate(rt: Runtime, *, ticket_id: int, actor: Actor, reason: str, co
     now = rt.clock.now()
     async with in_transaction():
         old_card = await active_card(ticket)
-        from_level, to_level = await svc.escalate(ticket=ticket, key=key, actor_id=actor.user_id, reason=reason,
-                                                  context=context, component=component, config=rt.config, at=now)
+        from_level, to_level = await svc.escalate(
+            ticket=ticket,
+            key=key,
+            actor_id=actor.user_id,
+            reason=reason,
+            context=context,
+            component=component,
+            config=rt.config,
+            at=now,
+        )
         if old_card is not None:
             old_card.active = False
             old_card.note = f"⬆️ Escalated to *{to_level}* by {mention(actor.user_id)} · {_when(now)}"
@@ -120,8 +145,9 @@ async def escalate(rt: Runtime, *, ticket_id: int, actor: Actor, reason: str, co
         pings = tuple(route.ping if route else rt.config.levels[to_level].ping)  # type: ignore[index]
         note = f"⬆️ Escalated from {from_level} by {mention(actor.user_id)} · {_when(now)}"
         await post_card(rt, ticket, level=to_level, channel=channel, pings=pings, now=now, note=note)
-        await post_to_customer(rt, ticket, build_customer_update(language=_language(rt, ticket), name="forwarded",
-                                                                 key=key), now)
+        await post_to_customer(
+            rt, ticket, build_customer_update(language=_language(rt, ticket), name="forwarded", key=key), now
+        )
         await _sla(ticket, "ESCALATED", rt, now, level=to_level)
     await _done(rt)
     return ticket
@@ -135,19 +161,32 @@ async def auto_escalate(rt: Runtime, *, ticket_id: int, reason: str) -> bool:
     to_level = svc.NEXT_LEVEL[ticket.level]
     if svc.missing_context(ticket.context or {}, svc.context_fields(rt.config, to_level)):
         return False
-    if to_level == "L3" and rt.config.escalation.require_component and rt.config.routes and not ticket.component:
+    if (
+        to_level == "L3"
+        and rt.config.escalation.require_component
+        and rt.config.routes
+        and not ticket.component
+    ):
         return False
     bot = Actor(user_id=rt.bot_user_id or "bot", team_id=rt.home_team_id, is_external=False, is_lead=True)
     try:
-        await escalate(rt, ticket_id=ticket_id, actor=bot, reason=reason, context={}, component=ticket.component,
-                       expected_level=ticket.level)
+        await escalate(
+            rt,
+            ticket_id=ticket_id,
+            actor=bot,
+            reason=reason,
+            context={},
+            component=ticket.component,
+            expected_level=ticket.level,
+        )
     except (UsageError, svc.InvalidTransitionError):  # changed meanwhile
         return False
     return True
 
 
-async def hand_back(rt: Runtime, *, ticket_id: int, actor: Actor, summary: str,
-                    expected_level: str | None = None) -> Ticket:
+async def hand_back(
+    rt: Runtime, *, ticket_id: int, actor: Actor, summary: str, expected_level: str | None = None
+) -> Ticket:
     """Return a ticket one level down with a hand-back summary in that level's card thread."""
     ticket = await load_for(rt, ticket_id, actor)
     require(actor, Action.HAND_BACK, ticket)
@@ -157,8 +196,9 @@ async def hand_back(rt: Runtime, *, ticket_id: int, actor: Actor, summary: str,
     now = rt.clock.now()
     async with in_transaction():
         upper = await active_card(ticket)
-        from_level, to_level = await svc.hand_back(ticket=ticket, key=key, actor_id=actor.user_id, summary=summary,
-                                                   at=now)
+        from_level, to_level = await svc.hand_back(
+            ticket=ticket, key=key, actor_id=actor.user_id, summary=summary, at=now
+        )
         if upper is not None:
             upper.active = False
             upper.note = f"⬇️ Handed back to *{to_level}* by {mention(actor.user_id)} · {_when(now)}"
@@ -167,13 +207,20 @@ async def hand_back(rt: Runtime, *, ticket_id: int, actor: Actor, summary: str,
         lower = await TicketCard.filter(ticket_id=ticket.id, level=to_level).order_by("-id").first()
         if lower is None:
             lc = rt.config.levels[to_level]  # type: ignore[index]
-            lower = await post_card(rt, ticket, level=to_level, channel=lc.channel, pings=tuple(lc.ping), now=now)
+            lower = await post_card(
+                rt, ticket, level=to_level, channel=lc.channel, pings=tuple(lc.ping), now=now
+            )
         lower.active = True
         lower.note = f"⬇️ Handed back from {from_level} by {mention(actor.user_id)} · {_when(now)}"
         await lower.save(update_fields=["active", "note"])
         await refresh_card(rt, ticket, lower, now)
-        await post_in_card_thread(rt, ticket, lower, f"⬇️ *Hand-back from {from_level}* by {mention(actor.user_id)}:\n"
-                                  f"{quote(summary, 2800)}", now)
+        await post_in_card_thread(
+            rt,
+            ticket,
+            lower,
+            f"⬇️ *Hand-back from {from_level}* by {mention(actor.user_id)}:\n{quote(summary, 2800)}",
+            now,
+        )
         await _sla(ticket, "HANDED_BACK", rt, now, level=to_level)
     await _done(rt)
     return ticket
@@ -188,17 +235,26 @@ async def assign(rt: Runtime, *, ticket_id: int, actor: Actor, assignee_id: str 
     if assignee_id and assignee_id != actor.user_id:
         target = await actor_for(rt, user_id=assignee_id, team_id=None)
         if target.is_external or not target.is_agent:
-            raise UsageError(f"{mention(assignee_id)} isn't in a support level channel, so I can't assign {key} to them.")
+            raise UsageError(
+                f"{mention(assignee_id)} isn't in a support level channel, so I can't assign {key} to them."
+            )
     now = rt.clock.now()
     async with in_transaction():
         await svc.assign(ticket=ticket, key=key, actor_id=actor.user_id, assignee_id=assignee_id, at=now)
         await refresh_active_card(rt, ticket, now)
         if assignee_id:
-            text = (f"🎫 You now own *{key}* ({escape(ticket.customer.name)}, {ticket.priority}, {ticket.level})"
-                    f"{'' if assignee_id == actor.user_id else ' — assigned by ' + mention(actor.user_id)}:\n"
-                    f"{quote(ticket.text, 1500)}")
-            await outbox.enqueue(stream=stream_of(ticket), method="chat.postMessage", channel_id=assignee_id,
-                                 payload=build_internal_line(text), now=now)
+            text = (
+                f"🎫 You now own *{key}* ({escape(ticket.customer.name)}, {ticket.priority}, {ticket.level})"
+                f"{'' if assignee_id == actor.user_id else ' — assigned by ' + mention(actor.user_id)}:\n"
+                f"{quote(ticket.text, 1500)}"
+            )
+            await outbox.enqueue(
+                stream=stream_of(ticket),
+                method="chat.postMessage",
+                channel_id=assignee_id,
+                payload=build_internal_line(text),
+                now=now,
+            )
             await _sla(ticket, "CLAIMED", rt, now, level=ticket.level)
     await _done(rt)
     return ticket
@@ -223,7 +279,9 @@ async def set_priority(rt: Runtime, *, ticket_id: int, actor: Actor, priority: s
     require(actor, Action.PRIORITY, ticket)
     now = rt.clock.now()
     async with in_transaction():
-        await svc.set_priority(ticket=ticket, key=rt.key(ticket.id), actor_id=actor.user_id, priority=priority, at=now)
+        await svc.set_priority(
+            ticket=ticket, key=rt.key(ticket.id), actor_id=actor.user_id, priority=priority, at=now
+        )
         await refresh_active_card(rt, ticket, now)
         await _sla(ticket, "PRIORITY_CHANGED", rt, now)
     await _done(rt)
@@ -237,10 +295,13 @@ async def add_note(rt: Runtime, *, ticket_id: int, actor: Actor, text: str) -> T
     now = rt.clock.now()
     async with in_transaction():
         await svc.add_note(ticket=ticket, actor_id=actor.user_id, text=text, at=now)
-        card = await active_card(ticket) or await TicketCard.filter(ticket_id=ticket.id).order_by("-id").first()
+        card = (
+            await active_card(ticket) or await TicketCard.filter(ticket_id=ticket.id).order_by("-id").first()
+        )
         if card is not None:
-            await post_in_card_thread(rt, ticket, card, f"📝 *Internal note* by {mention(actor.user_id)}:\n"
-                                      f"{quote(text, 2800)}", now)
+            await post_in_card_thread(
+                rt, ticket, card, f"📝 *Internal note* by {mention(actor.user_id)}:\n{quote(text, 2800)}", now
+            )
     await _done(rt)
     return ticket
 
@@ -250,35 +311,65 @@ def resolves_via_review(actor: Actor, ticket: Ticket) -> bool:
     return not actor.is_lead and actor.levels <= {"L3"}
 
 
-async def resolve(rt: Runtime, *, ticket_id: int, actor: Actor, solution: str, internal: str | None,
-                  publish: bool) -> tuple[Ticket, RelayDraft | None]:
+async def resolve(
+    rt: Runtime, *, ticket_id: int, actor: Actor, solution: str, internal: str | None, publish: bool
+) -> tuple[Ticket, RelayDraft | None]:
     """Resolve and send the solution with 'Did this solve it?'; 3rd level's goes to 2nd level review first."""
     ticket = await load_for(rt, ticket_id, actor)
     require(actor, Action.RESOLVE, ticket)
     if resolves_via_review(actor, ticket):
-        draft = await create_draft(rt, ticket_id=ticket_id, actor=actor, text=solution, kind=DraftKind.RESOLUTION,
-                                   internal=internal, publish=publish)
+        draft = await create_draft(
+            rt,
+            ticket_id=ticket_id,
+            actor=actor,
+            text=solution,
+            kind=DraftKind.RESOLUTION,
+            internal=internal,
+            publish=publish,
+        )
         return ticket, draft
     now = rt.clock.now()
     async with in_transaction():
-        await _resolve(rt, ticket, actor_id=actor.user_id, solution=solution, internal=internal, publish=publish,
-                       now=now)
+        await _resolve(
+            rt, ticket, actor_id=actor.user_id, solution=solution, internal=internal, publish=publish, now=now
+        )
     await _done(rt)
     return ticket, None
 
 
-async def _resolve(rt: Runtime, ticket: Ticket, *, actor_id: str, solution: str, internal: str | None,
-                   publish: bool, now: datetime) -> None:
+async def _resolve(
+    rt: Runtime,
+    ticket: Ticket,
+    *,
+    actor_id: str,
+    solution: str,
+    internal: str | None,
+    publish: bool,
+    now: datetime,
+) -> None:
     key = rt.key(ticket.id)
-    await svc.resolve(ticket=ticket, key=key, actor_id=actor_id, solution=solution, internal=internal,
-                      publish=publish, at=now)
+    await svc.resolve(
+        ticket=ticket,
+        key=key,
+        actor_id=actor_id,
+        solution=solution,
+        internal=internal,
+        publish=publish,
+        at=now,
+    )
     card = await active_card(ticket)
     if card is not None:
         card.note = f"✅ Resolved by {mention(actor_id)} · {_when(now)} · waiting for the customer to confirm"
         await card.save(update_fields=["note"])
         await refresh_card(rt, ticket, card, now)
-    await post_to_customer(rt, ticket, build_resolution_message(language=_language(rt, ticket), key=key,
-                                                                ticket_id=ticket.id, solution=solution), now)
+    await post_to_customer(
+        rt,
+        ticket,
+        build_resolution_message(
+            language=_language(rt, ticket), key=key, ticket_id=ticket.id, solution=solution
+        ),
+        now,
+    )
     await _sla(ticket, "RESOLVED", rt, now)
 
 
@@ -289,8 +380,14 @@ async def reopen(rt: Runtime, *, ticket_id: int, actor: Actor, reason: str) -> T
     key = rt.key(ticket.id)
     now = rt.clock.now()
     async with in_transaction():
-        level = await svc.reopen(ticket=ticket, key=key, actor_id=actor.user_id, reason=reason, at=now,
-                                 by_customer=actor.is_external)
+        level = await svc.reopen(
+            ticket=ticket,
+            key=key,
+            actor_id=actor.user_id,
+            reason=reason,
+            at=now,
+            by_customer=actor.is_external,
+        )
         card = await TicketCard.filter(ticket_id=ticket.id, level=level).order_by("-id").first()
         if card is not None:
             await TicketCard.filter(ticket_id=ticket.id).update(active=False)
@@ -300,9 +397,12 @@ async def reopen(rt: Runtime, *, ticket_id: int, actor: Actor, reason: str) -> T
             await card.save(update_fields=["active", "note"])
             await refresh_card(rt, ticket, card, now)
             if reason.strip():
-                await post_in_card_thread(rt, ticket, card, f"🔁 *Reopened* by {who}:\n{quote(reason, 2800)}", now)
-        await post_to_customer(rt, ticket, build_customer_update(language=_language(rt, ticket), name="reopened",
-                                                                 key=key), now)
+                await post_in_card_thread(
+                    rt, ticket, card, f"🔁 *Reopened* by {who}:\n{quote(reason, 2800)}", now
+                )
+        await post_to_customer(
+            rt, ticket, build_customer_update(language=_language(rt, ticket), name="reopened", key=key), now
+        )
         await _sla(ticket, "REOPENED", rt, now, level=level)
     await _done(rt)
     return ticket
@@ -323,8 +423,9 @@ async def confirm(rt: Runtime, *, ticket_id: int, actor: Actor) -> Ticket:
             card.note = f"🔒 Closed: the customer confirmed the solution · {_when(now)}"
             await card.save(update_fields=["note"])
             await refresh_card(rt, ticket, card, now)
-        await post_to_customer(rt, ticket, build_customer_update(language=_language(rt, ticket), name="closed",
-                                                                 key=key), now)
+        await post_to_customer(
+            rt, ticket, build_customer_update(language=_language(rt, ticket), name="closed", key=key), now
+        )
         await _sla(ticket, "CLOSED", rt, now)
     await _done(rt)
     return ticket
@@ -339,8 +440,12 @@ async def reply_to_customer(rt: Runtime, *, ticket_id: int, actor: Actor, text: 
         now = rt.clock.now()
         async with in_transaction():
             svc._require_open(ticket, rt.key(ticket.id))
-            await post_to_customer(rt, ticket, build_customer_reply(language=_language(rt, ticket),
-                                                                    key=rt.key(ticket.id), text=text), now)
+            await post_to_customer(
+                rt,
+                ticket,
+                build_customer_reply(language=_language(rt, ticket), key=rt.key(ticket.id), text=text),
+                now,
+            )
             from bot.services import tickets as ticket_service
 
             await ticket_service.record(ticket, kind="agent_reply_via_bot", actor_id=actor.user_id, at=now)
@@ -358,32 +463,65 @@ async def _l2_owner(ticket: Ticket) -> str | None:
     return None
 
 
-async def create_draft(rt: Runtime, *, ticket_id: int, actor: Actor, text: str, kind: DraftKind,
-                       internal: str | None = None, publish: bool = False) -> RelayDraft:
+async def create_draft(
+    rt: Runtime,
+    *,
+    ticket_id: int,
+    actor: Actor,
+    text: str,
+    kind: DraftKind,
+    internal: str | None = None,
+    publish: bool = False,
+) -> RelayDraft:
     """An L3 message for the customer, shown to 2nd level with Approve / Edit / Reject."""
     ticket = await load_for(rt, ticket_id, actor)
     require(actor, Action.DRAFT, ticket)
     key = rt.key(ticket.id)
     now = rt.clock.now()
     async with in_transaction():
-        draft = await svc.create_draft(ticket=ticket, key=key, author_id=actor.user_id, text=text, kind=kind, at=now,
-                                       internal=internal, publish=publish)
+        draft = await svc.create_draft(
+            ticket=ticket,
+            key=key,
+            author_id=actor.user_id,
+            text=text,
+            kind=kind,
+            at=now,
+            internal=internal,
+            publish=publish,
+        )
         owner = await _l2_owner(ticket)
         message = await outbox.enqueue(
-            stream=stream_of(ticket), method="chat.postMessage", channel_id=rt.config.levels["L2"].channel,
-            payload=build_draft_review(draft_id=draft.id, key=key, author_id=actor.user_id, text=draft.text,
-                                       kind=kind.value, owner_id=owner), now=now)
+            stream=stream_of(ticket),
+            method="chat.postMessage",
+            channel_id=rt.config.levels["L2"].channel,
+            payload=build_draft_review(
+                draft_id=draft.id,
+                key=key,
+                author_id=actor.user_id,
+                text=draft.text,
+                kind=kind.value,
+                owner_id=owner,
+            ),
+            now=now,
+        )
         draft.review_outbox_id = message.id
         await draft.save(update_fields=["review_outbox_id"])
         card = await active_card(ticket)
         if card is not None:
-            await post_in_card_thread(rt, ticket, card, f"✉️ {mention(actor.user_id)} sent a {kind.value} draft to 2nd "
-                                      "level for review.", now)
+            await post_in_card_thread(
+                rt,
+                ticket,
+                card,
+                f"✉️ {mention(actor.user_id)} sent a {kind.value} draft to 2nd level for review.",
+                now,
+            )
     await _done(rt)
     return draft
 
 
-async def review_draft(rt: Runtime, *, draft_id: int, actor: Actor, approve: bool, text: str | None = None) -> RelayDraft:
+async def review_draft(
+    rt: Runtime, *, draft_id: int, actor: Actor, approve: bool, text: str | None = None
+) -> RelayDraft:
     """2nd level approves (as is or edited) or rejects an L3 draft; approval posts it to the customer."""
     draft = await RelayDraft.get_or_none(id=draft_id).prefetch_related("ticket__customer")
     if draft is None:
@@ -395,30 +533,58 @@ async def review_draft(rt: Runtime, *, draft_id: int, actor: Actor, approve: boo
     key = rt.key(ticket.id)
     now = rt.clock.now()
     async with in_transaction():
-        draft = await svc.review_draft(draft_id=draft_id, reviewer_id=actor.user_id, approve=approve, at=now,
-                                       text=text)
+        draft = await svc.review_draft(
+            draft_id=draft_id, reviewer_id=actor.user_id, approve=approve, at=now, text=text
+        )
         ticket = draft.ticket
         if approve and draft.kind == DraftKind.RESOLUTION:
-            await _resolve(rt, ticket, actor_id=draft.author_id, solution=draft.text, internal=draft.internal_notes,
-                           publish=draft.publish_to_kb, now=now)
+            await _resolve(
+                rt,
+                ticket,
+                actor_id=draft.author_id,
+                solution=draft.text,
+                internal=draft.internal_notes,
+                publish=draft.publish_to_kb,
+                now=now,
+            )
         elif approve:
             svc._require_open(ticket, key)
-            await post_to_customer(rt, ticket, build_customer_reply(language=_language(rt, ticket), key=key,
-                                                                    text=draft.text), now)
+            await post_to_customer(
+                rt,
+                ticket,
+                build_customer_reply(language=_language(rt, ticket), key=key, text=draft.text),
+                now,
+            )
             await _sla(ticket, "AGENT_REPLY", rt, now)
         verdict = "✅ Approved and sent" if approve else "❌ Rejected"
         edited = " (edited)" if approve and text is not None else ""
         if draft.review_outbox_id:
             target = await OutboxMessage.get(id=draft.review_outbox_id)
             await outbox.enqueue(
-                stream=stream_of(ticket), method="chat.update", channel_id=target.channel_id, target=target, now=now,
-                payload=build_draft_review(draft_id=draft.id, key=key, author_id=draft.author_id, text=draft.text,
-                                           kind=draft.kind.value, owner_id=None,
-                                           decided=f"{verdict}{edited} by {mention(actor.user_id)} · {_when(now)}"))
+                stream=stream_of(ticket),
+                method="chat.update",
+                channel_id=target.channel_id,
+                target=target,
+                now=now,
+                payload=build_draft_review(
+                    draft_id=draft.id,
+                    key=key,
+                    author_id=draft.author_id,
+                    text=draft.text,
+                    kind=draft.kind.value,
+                    owner_id=None,
+                    decided=f"{verdict}{edited} by {mention(actor.user_id)} · {_when(now)}",
+                ),
+            )
         card = await TicketCard.filter(ticket_id=ticket.id, level="L3").order_by("-id").first()
         if card is not None:
-            await post_in_card_thread(rt, ticket, card, f"{verdict}{edited}: your {draft.kind.value} draft, reviewed by "
-                                      f"{mention(actor.user_id)}.", now)
+            await post_in_card_thread(
+                rt,
+                ticket,
+                card,
+                f"{verdict}{edited}: your {draft.kind.value} draft, reviewed by {mention(actor.user_id)}.",
+                now,
+            )
     await _done(rt)
     return draft
 
@@ -429,7 +595,10 @@ async def tickets_at_levels(rt: Runtime, actor: Actor, limit: int = 100) -> list
     if not actor.is_lead:
         query = query.filter(level__in=sorted(actor.levels) or ["-"])
     rows = await query.limit(limit)
-    return [(t.id, f"{rt.key(t.id)} · {t.level} · {t.customer.name}: {' '.join(t.text.split())[:40]}") for t in rows]
+    return [
+        (t.id, f"{rt.key(t.id)} · {t.level} · {t.customer.name}: {' '.join(t.text.split())[:40]}")
+        for t in rows
+    ]
 
 
 async def card_for_message(channel_id: str, message_ts: str) -> TicketCard | None:

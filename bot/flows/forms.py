@@ -16,9 +16,16 @@ def escalate_view(rt: Runtime, ticket: Ticket, *, reason: str = "") -> dict[str,
     """The escalation modal for a ticket's next level, prefilled with the context it already has."""
     to_level = svc.NEXT_LEVEL[ticket.level]
     return build_escalate_modal(
-        ticket_id=ticket.id, key=rt.key(ticket.id), from_level=ticket.level, to_level=to_level,
-        summary=ticket.text, fields=svc.context_fields(rt.config, to_level), context=ticket.context or {},
-        routes=list(rt.config.routes), component=ticket.component, reason=reason,
+        ticket_id=ticket.id,
+        key=rt.key(ticket.id),
+        from_level=ticket.level,
+        to_level=to_level,
+        summary=ticket.text,
+        fields=svc.context_fields(rt.config, to_level),
+        context=ticket.context or {},
+        routes=list(rt.config.routes),
+        component=ticket.component,
+        reason=reason,
     )
 
 
@@ -27,8 +34,13 @@ def handback_view(rt: Runtime, ticket: Ticket) -> dict[str, Any]:
     to_level = svc.PREVIOUS_LEVEL.get(ticket.level, "L1")
     key = rt.key(ticket.id)
     return build_text_modal(
-        callback_id=CallbackId.MODAL_HANDBACK, title=f"Hand back to {to_level}", submit="Hand back",
-        label="Hand-back summary", ticket_id=ticket.id, key=key, level=ticket.level,
+        callback_id=CallbackId.MODAL_HANDBACK,
+        title=f"Hand back to {to_level}",
+        submit="Hand back",
+        label="Hand-back summary",
+        ticket_id=ticket.id,
+        key=key,
+        level=ticket.level,
         intro=f"*{key}* · {ticket.level} → *{to_level}*\n{quote(ticket.text, 500)}",
         hint="What did you find? What should the lower level do next?",
     )
@@ -38,8 +50,13 @@ def note_view(rt: Runtime, ticket: Ticket) -> dict[str, Any]:
     """The internal note modal."""
     key = rt.key(ticket.id)
     return build_text_modal(
-        callback_id=CallbackId.MODAL_NOTE, title="Internal note", submit="Add note", label="Note",
-        ticket_id=ticket.id, key=key, intro=f"*{key}* · internal, never shown to the customer",
+        callback_id=CallbackId.MODAL_NOTE,
+        title="Internal note",
+        submit="Add note",
+        label="Note",
+        ticket_id=ticket.id,
+        key=key,
+        intro=f"*{key}* · internal, never shown to the customer",
     )
 
 
@@ -47,8 +64,12 @@ def draft_view(rt: Runtime, ticket: Ticket) -> dict[str, Any]:
     """The L3 'draft reply to customer' modal."""
     key = rt.key(ticket.id)
     return build_text_modal(
-        callback_id=CallbackId.MODAL_DRAFT, title="Draft reply", submit="Send for review",
-        label="Message for the customer", ticket_id=ticket.id, key=key,
+        callback_id=CallbackId.MODAL_DRAFT,
+        title="Draft reply",
+        submit="Send for review",
+        label="Message for the customer",
+        ticket_id=ticket.id,
+        key=key,
         intro=f"*{key}* · 2nd level reviews your draft before the customer sees it.",
     )
 
@@ -57,7 +78,13 @@ def draft_edit_view(rt: Runtime, draft: RelayDraft) -> dict[str, Any]:
     """2nd level edits an L3 draft before sending it."""
     key = rt.key(draft.ticket_id)
     return build_text_modal(
-        callback_id=CallbackId.MODAL_DRAFT_EDIT, title="Edit and send", submit="Send to customer",
-        label="Message for the customer", ticket_id=draft.ticket_id, key=key, draft=draft.id,
-        intro=f"*{key}* · draft by <@{draft.author_id}> (3rd level)", initial=draft.text,
+        callback_id=CallbackId.MODAL_DRAFT_EDIT,
+        title="Edit and send",
+        submit="Send to customer",
+        label="Message for the customer",
+        ticket_id=draft.ticket_id,
+        key=key,
+        draft=draft.id,
+        intro=f"*{key}* · draft by <@{draft.author_id}> (3rd level)",
+        initial=draft.text,
     )

@@ -342,7 +342,7 @@ async def open_ticket_by_command(
         ticket = await intake.open_ticket(
             customer=customer,
             channel_id=channel_id,
-            source_ts=f"cmd-{uuid.uuid4().hex}",
+            source_ts=f"cmd-{uuid.uuid4().hex[:24]}",
             thread_ts=None,
             author_id=actor_id,
             author_team_id=actor_team,
@@ -386,7 +386,7 @@ async def process_reaction_event(
     user, channel, ts = event.get("user") or "", item.get("channel") or "", item.get("ts") or ""
     ticket: Ticket | None = None
     existing = await Ticket.get_or_none(channel_id=channel, source_ts=ts)
-    if existing is not None and inbound_id is not None:
+    if existing is not None and existing.opened_by_id == user and existing.source == TicketSource.REACTION:
         await _mark_processed(inbound_id, rt.clock.now())  # replay after a crash: already done
         return existing
     try:

@@ -59,7 +59,10 @@ async def list_tickets(rt: Runtime, *, actor: Actor, args: str, limit: int = 20)
         query, title = query.filter(level__in=levels), f"Open tickets at {', '.join(levels)}"
     elif mode == "customer" and len(words) == 2:
         name = words[1].strip()[:80]
-        query, title = query.filter(customer__name__icontains=name), f"Open tickets of customers matching '{name}'"
+        query, title = (
+            query.filter(customer__name__icontains=name),
+            f"Open tickets of customers matching '{name}'",
+        )
     else:
         raise UsageError("Usage: `/ticket list [mine|level|customer <name>]`")
     tickets = await query.order_by("priority", "created_at").limit(limit + 1)

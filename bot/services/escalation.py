@@ -74,7 +74,12 @@ async def escalate(
     if missing:
         names = ", ".join(f.label for f in missing)
         raise UsageError(f"{to_level} needs more context for {key}: {names}.")
-    if to_level == "L3" and component is not None and component != "general" and config.route(component) is None:
+    if (
+        to_level == "L3"
+        and component is not None
+        and component != "general"
+        and config.route(component) is None
+    ):
         raise UsageError(f"'{component}' is not a known component.")
     if to_level == "L3" and config.escalation.require_component and config.routes and not component:
         raise UsageError("Pick the component, so the right 3rd level specialists get it.")
@@ -83,25 +88,36 @@ async def escalate(
         level=to_level,
         status=new_status,
         context=merged,
-        component=(component if component and component != "general" else None) if to_level == "L3" else ticket.component,
+        component=(component if component and component != "general" else None)
+        if to_level == "L3"
+        else ticket.component,
         assignee_id=None,
     )
     if not updated:
         fresh = await Ticket.get(id=ticket.id)
-        raise InvalidTransitionError(f"{key} was just changed by someone else: it is now {fresh.level}, {fresh.status}.")
+        raise InvalidTransitionError(
+            f"{key} was just changed by someone else: it is now {fresh.level}, {fresh.status}."
+        )
     await ticket.refresh_from_db()
     await ticket_service.record(
         ticket,
         kind="escalated",
         actor_id=actor_id,
         at=at,
-        data={"from": from_level, "to": to_level, "reason": reason[:MAX_FIELD_CHARS], "component": ticket.component,
-              "context": clean_context(context, fields)},
+        data={
+            "from": from_level,
+            "to": to_level,
+            "reason": reason[:MAX_FIELD_CHARS],
+            "component": ticket.component,
+            "context": clean_context(context, fields),
+        },
     )
     return from_level, to_level
 
 
-async def hand_back(*, ticket: Ticket, key: str, actor_id: str, summary: str, at: datetime) -> tuple[str, str]:
+async def hand_back(
+    *, ticket: Ticket, key: str, actor_id: str, summary: str, at: datetime
+) -> tuple[str, str]:
     """Return the ticket one level down with a summary; returns (from_level, to_level)."""
     _require_open(ticket, key)
     from_level = ticket.level
@@ -115,16 +131,23 @@ async def hand_back(*, ticket: Ticket, key: str, actor_id: str, summary: str, at
     )
     if not updated:
         fresh = await Ticket.get(id=ticket.id)
-        raise InvalidTransitionError(f"{key} was just changed by someone else: it is now {fresh.level}, {fresh.status}.")
+        raise InvalidTransitionError(
+            f"{key} was just changed by someone else: it is now {fresh.level}, {fresh.status}."
+        )
     await ticket.refresh_from_db()
     await ticket_service.record(
-        ticket, kind="handed_back", actor_id=actor_id, at=at,
+        ticket,
+        kind="handed_back",
+        actor_id=actor_id,
+        at=at,
         data={"from": from_level, "to": to_level, "summary": summary[:MAX_FIELD_CHARS]},
     )
     return from_level, to_level
 
 
-async def assign(*, ticket: Ticket, key: str, actor_id: str, assignee_id: str | None, at: datetime) -> str | None:
+async def assign(
+    *, ticket: Ticket, key: str, actor_id: str, assignee_id: str | None, at: datetime
+) -> str | None:
     """Set (or clear) the assignee; returns the previous one."""
     _require_open(ticket, key)
     previous = ticket.assignee_id
@@ -136,8 +159,13 @@ async def assign(*, ticket: Ticket, key: str, actor_id: str, assignee_id: str | 
         ticket.status = TicketStatus.OPEN
     await ticket.save(update_fields=["assignee_id", "status", "updated_at"])
     kind = "claimed" if assignee_id == actor_id else ("assigned" if assignee_id else "unassigned")
-    await ticket_service.record(ticket, kind=kind, actor_id=actor_id, at=at,
-                                data={"assignee": assignee_id, "previous": previous, "level": ticket.level})
+    await ticket_service.record(
+        ticket,
+        kind=kind,
+        actor_id=actor_id,
+        at=at,
+        data={"assignee": assignee_id, "previous": previous, "level": ticket.level},
+    )
     return previous
 
 
@@ -171,8 +199,9 @@ async def set_priority(*, ticket: Ticket, key: str, actor_id: str, priority: str
     old = ticket.priority
     ticket.priority, ticket.priority_reason = priority, None
     await ticket.save(update_fields=["priority", "priority_reason", "updated_at"])
-    await ticket_service.record(ticket, kind="priority_changed", actor_id=actor_id, at=at,
-                                data={"from": old, "to": priority})
+    await ticket_service.record(
+        ticket, kind="priority_changed", actor_id=actor_id, at=at, data={"from": old, "to": priority}
+    )
     return old
 
 
@@ -180,29 +209,49 @@ async def add_note(*, ticket: Ticket, actor_id: str, text: str, at: datetime) ->
     """An internal note (never shown to the customer)."""
     if not text.strip():
         raise UsageError("The note is empty.")
-    await ticket_service.record(ticket, kind="note", actor_id=actor_id, at=at, data={"text": text[:MAX_FIELD_CHARS]})
+    await ticket_service.record(
+        ticket, kind="note", actor_id=actor_id, at=at, data={"text": text[:MAX_FIELD_CHARS]}
+    )
 
 
 async def resolve(
-    *, ticket: Ticket, key: str, actor_id: str, solution: str, internal: str | None, publish: bool, at: datetime
+    *,
+    ticket: Ticket,
+    key: str,
+    actor_id: str,
+    solution: str,
+    internal: str | None,
+    publish: bool,
+    at: datetime,
 ) -> None:
     """Mark resolved at the current level with the customer-facing solution."""
     _require_open(ticket, key)
     if not solution.strip():
         raise UsageError("Write the solution for the customer.")
     updated = await Ticket.filter(id=ticket.id, status__in=list(OPEN_STATUSES)).update(
-        status=TicketStatus.RESOLVED, resolution=solution[:MAX_FIELD_CHARS],
-        resolution_internal=(internal or "")[:MAX_FIELD_CHARS] or None, publish_to_kb=publish,
-        resolved_by_id=actor_id, resolved_level=ticket.level, resolved_at=at,
+        status=TicketStatus.RESOLVED,
+        resolution=solution[:MAX_FIELD_CHARS],
+        resolution_internal=(internal or "")[:MAX_FIELD_CHARS] or None,
+        publish_to_kb=publish,
+        resolved_by_id=actor_id,
+        resolved_level=ticket.level,
+        resolved_at=at,
     )
     if not updated:
         raise InvalidTransitionError(f"{key} was just resolved or closed by someone else.")
     await ticket.refresh_from_db()
-    await ticket_service.record(ticket, kind="resolved", actor_id=actor_id, at=at,
-                                data={"level": ticket.level, "publish_to_kb": publish})
+    await ticket_service.record(
+        ticket,
+        kind="resolved",
+        actor_id=actor_id,
+        at=at,
+        data={"level": ticket.level, "publish_to_kb": publish},
+    )
 
 
-async def reopen(*, ticket: Ticket, key: str, actor_id: str, reason: str, at: datetime, by_customer: bool) -> str:
+async def reopen(
+    *, ticket: Ticket, key: str, actor_id: str, reason: str, at: datetime, by_customer: bool
+) -> str:
     """Reopen at the level that resolved it; returns that level."""
     if ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
         raise InvalidTransitionError(f"{key} is not resolved; nothing to reopen.")
@@ -213,8 +262,13 @@ async def reopen(*, ticket: Ticket, key: str, actor_id: str, reason: str, at: da
     if not updated:
         raise InvalidTransitionError(f"{key} was just changed by someone else.")
     await ticket.refresh_from_db()
-    await ticket_service.record(ticket, kind="reopened", actor_id=actor_id, at=at,
-                                data={"level": level, "reason": reason[:MAX_FIELD_CHARS], "by_customer": by_customer})
+    await ticket_service.record(
+        ticket,
+        kind="reopened",
+        actor_id=actor_id,
+        at=at,
+        data={"level": level, "reason": reason[:MAX_FIELD_CHARS], "by_customer": by_customer},
+    )
     return level
 
 
@@ -230,27 +284,50 @@ async def close(*, ticket: Ticket, key: str, actor_id: str, at: datetime) -> Non
 
 
 async def create_draft(
-    *, ticket: Ticket, key: str, author_id: str, text: str, kind: DraftKind, at: datetime,
-    internal: str | None = None, publish: bool = False,
+    *,
+    ticket: Ticket,
+    key: str,
+    author_id: str,
+    text: str,
+    kind: DraftKind,
+    at: datetime,
+    internal: str | None = None,
+    publish: bool = False,
 ) -> RelayDraft:
     """An L3 message for the customer, pending 2nd level review."""
     _require_open(ticket, key)
     if not text.strip():
         raise UsageError("The draft is empty.")
-    draft = await RelayDraft.create(ticket=ticket, author_id=author_id, text=text[:MAX_FIELD_CHARS], kind=kind,
-                                    internal_notes=internal, publish_to_kb=publish, created_at=at)
-    await ticket_service.record(ticket, kind="draft_created", actor_id=author_id, at=at,
-                                data={"draft": draft.id, "kind": kind.value})
+    draft = await RelayDraft.create(
+        ticket=ticket,
+        author_id=author_id,
+        text=text[:MAX_FIELD_CHARS],
+        kind=kind,
+        internal_notes=internal,
+        publish_to_kb=publish,
+        created_at=at,
+    )
+    await ticket_service.record(
+        ticket, kind="draft_created", actor_id=author_id, at=at, data={"draft": draft.id, "kind": kind.value}
+    )
     return draft
 
 
 async def review_draft(
-    *, draft_id: int, reviewer_id: str, approve: bool, at: datetime, text: str | None = None, note: str | None = None
+    *,
+    draft_id: int,
+    reviewer_id: str,
+    approve: bool,
+    at: datetime,
+    text: str | None = None,
+    note: str | None = None,
 ) -> RelayDraft:
     """Approve (optionally with edited text) or reject a pending draft, exactly once."""
     values: dict[str, Any] = {
         "status": DraftStatus.APPROVED if approve else DraftStatus.REJECTED,
-        "reviewer_id": reviewer_id, "reviewed_at": at, "review_note": (note or "")[:MAX_FIELD_CHARS] or None,
+        "reviewer_id": reviewer_id,
+        "reviewed_at": at,
+        "review_note": (note or "")[:MAX_FIELD_CHARS] or None,
     }
     if approve and text is not None:
         if not text.strip():
@@ -262,6 +339,11 @@ async def review_draft(
         raise NotFoundError("That draft doesn't exist anymore.")
     if not updated:
         raise InvalidTransitionError(f"That draft was already {draft.status} by <@{draft.reviewer_id}>.")
-    await ticket_service.record(draft.ticket, kind="draft_approved" if approve else "draft_rejected",
-                                actor_id=reviewer_id, at=at, data={"draft": draft.id})
+    await ticket_service.record(
+        draft.ticket,
+        kind="draft_approved" if approve else "draft_rejected",
+        actor_id=reviewer_id,
+        at=at,
+        data={"draft": draft.id},
+    )
     return draft

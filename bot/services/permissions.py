@@ -66,8 +66,16 @@ ALLOW = Decision(True)
 
 # Actions that work on the ticket at its current level and need the actor at that level or above.
 _LEVEL_ACTIONS = frozenset(
-    {Action.CLAIM, Action.ASSIGN, Action.ESCALATE, Action.HAND_BACK, Action.RESOLVE, Action.REOPEN,
-     Action.WAIT, Action.PRIORITY}
+    {
+        Action.CLAIM,
+        Action.ASSIGN,
+        Action.ESCALATE,
+        Action.HAND_BACK,
+        Action.RESOLVE,
+        Action.REOPEN,
+        Action.WAIT,
+        Action.PRIORITY,
+    }
 )
 
 
@@ -84,6 +92,8 @@ def decide(
         if action in (Action.VIEW, Action.CREATE, Action.CONFIRM) and same_org:
             return ALLOW
         return Decision(False, "That's something only our support team can do.")
+    if action == Action.CONFIRM:
+        return Decision(False, "Only the customer can confirm that a solution worked.")
     if actor.is_lead:
         return ALLOW
     if action == Action.VIEW:
@@ -92,8 +102,6 @@ def decide(
         return Decision(False, "Only members of a support level channel can do that. Ask a lead to add you.")
     if action in (Action.NOTE, Action.CREATE):
         return ALLOW
-    if action == Action.CONFIRM:
-        return Decision(False, "Only the customer can confirm that a solution worked.")
     if action == Action.DRAFT:
         return ALLOW if "L3" in actor.levels else Decision(False, "Drafts for review are for 3rd level.")
     if action == Action.REVIEW_DRAFT:
@@ -103,7 +111,9 @@ def decide(
     if action == Action.REPLY:
         # 3rd level has no direct customer contact: their messages go through 2nd level as drafts.
         if actor.levels <= {"L3"}:
-            return Decision(False, "3rd level answers customers through 2nd level: use *Draft reply* instead.")
+            return Decision(
+                False, "3rd level answers customers through 2nd level: use *Draft reply* instead."
+            )
         return ALLOW
     if action in _LEVEL_ACTIONS:
         need = LEVEL_RANK.get(ticket_level or "L1", 1)

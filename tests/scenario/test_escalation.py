@@ -17,8 +17,11 @@ from tests.harness import Harness
 
 ANNA, CARL, EMIL, LEAD = "U0L1ANNA", "U0L2CARL", "U0L3EMIL", "U0LEAD"
 JO, MAX = "U0ACMEJO", "U0GLOBMAX"
-L2_CONTEXT = {"tried": "Restarted the VPN client, reinstalled it", "impact": "12 users in Berlin office",
-              "reproduce": "Connect, wait ten minutes"}
+L2_CONTEXT = {
+    "tried": "Restarted the VPN client, reinstalled it",
+    "impact": "12 users in Berlin office",
+    "reproduce": "Connect, wait ten minutes",
+}
 L3_EXTRA = {"evidence": "vpn.log shows IKE rekey failures at 10 min", "hypothesis": "Rekey lifetime mismatch"}
 
 
@@ -30,8 +33,9 @@ def ctx_values(fields: dict[str, str]) -> dict[str, dict[str, str]]:
     return {f"ctx_{k}": {"field.input": v} for k, v in fields.items()}
 
 
-async def open_ticket(bot: Harness, text: str = "VPN drops every ten minutes", user: str = JO,
-                      channel: str = ACME_CHANNEL) -> tuple[Ticket, str]:
+async def open_ticket(
+    bot: Harness, text: str = "VPN drops every ten minutes", user: str = JO, channel: str = ACME_CHANNEL
+) -> tuple[Ticket, str]:
     sent = await bot.driver.post_message(user, channel, text)
     await bot.settle()
     ticket = await Ticket.get(channel_id=channel, source_ts=sent.ts)
@@ -44,8 +48,9 @@ def last_view(bot: Harness, user: str):
     return views[-1]
 
 
-async def escalate_via_modal(bot: Harness, user: str, key: str, reason: str, fields: dict[str, str],
-                             component: str | None = None) -> None:
+async def escalate_via_modal(
+    bot: Harness, user: str, key: str, reason: str, fields: dict[str, str], component: str | None = None
+) -> None:
     await bot.driver.slash_command(user, L1_CHANNEL, "/escalate", key)
     await bot.settle()
     view = last_view(bot, user)
@@ -85,8 +90,11 @@ async def test_full_path_l1_l2_l3_handback_resolve_confirm(bot: Harness) -> None
     await bot.driver.click(CARL, "card.escalate", message=card_l2)
     await bot.settle()
     view = last_view(bot, CARL)
-    values = {"escalate_reason": {"escalate.reason": "Looks like a gateway bug"}, **ctx_values(L3_EXTRA),
-              "escalate_component": {"escalate.component": "network"}}
+    values = {
+        "escalate_reason": {"escalate.reason": "Looks like a gateway bug"},
+        **ctx_values(L3_EXTRA),
+        "escalate_component": {"escalate.component": "network"},
+    }
     result = await bot.driver.submit_view(CARL, view.id, values)
     assert result.status == 200 and not result.view_errors
     await bot.settle()
@@ -101,7 +109,9 @@ async def test_full_path_l1_l2_l3_handback_resolve_confirm(bot: Harness) -> None
     assert "gateway bug" not in customer_thread and "Emil" not in customer_thread
 
     # L3 hands back to L2 with a summary in the L2 card thread.
-    await bot.driver.slash_command(EMIL, L3_NETWORK, "/deescalate", f"{key} Gateway patched; please verify with the customer")
+    await bot.driver.slash_command(
+        EMIL, L3_NETWORK, "/deescalate", f"{key} Gateway patched; please verify with the customer"
+    )
     await bot.settle()
     ticket = await Ticket.get(id=ticket.id)
     assert ticket.level == "L2"
@@ -114,11 +124,15 @@ async def test_full_path_l1_l2_l3_handback_resolve_confirm(bot: Harness) -> None
     await bot.driver.click(CARL, "card.resolve", message=card_l2)
     await bot.settle()
     view = last_view(bot, CARL)
-    result = await bot.driver.submit_view(CARL, view.id, {
-        "resolve_solution": {"resolve.solution": "We fixed a gateway setting. Please reconnect the VPN."},
-        "resolve_internal": {"resolve.internal": "IKE lifetime 600s -> 28800s on gw-2"},
-        "resolve_publish": {"resolve.publish": ["publish"]},
-    })
+    result = await bot.driver.submit_view(
+        CARL,
+        view.id,
+        {
+            "resolve_solution": {"resolve.solution": "We fixed a gateway setting. Please reconnect the VPN."},
+            "resolve_internal": {"resolve.internal": "IKE lifetime 600s -> 28800s on gw-2"},
+            "resolve_publish": {"resolve.publish": ["publish"]},
+        },
+    )
     assert result.status == 200 and not result.view_errors
     await bot.settle()
     ticket = await Ticket.get(id=ticket.id)
@@ -131,7 +145,8 @@ async def test_full_path_l1_l2_l3_handback_resolve_confirm(bot: Harness) -> None
     assert ticket.status == "closed"
     kinds = await TimelineEntry.filter(ticket_id=ticket.id).values_list("kind", flat=True)
     assert ["created", "claimed", "escalated", "escalated", "handed_back", "resolved", "confirmed"] == [
-        k for k in kinds if k in {"created", "claimed", "escalated", "handed_back", "resolved", "confirmed"}]
+        k for k in kinds if k in {"created", "claimed", "escalated", "handed_back", "resolved", "confirmed"}
+    ]
 
 
 async def test_required_context_missing_gives_field_errors(bot: Harness) -> None:
@@ -139,8 +154,9 @@ async def test_required_context_missing_gives_field_errors(bot: Harness) -> None
     await bot.driver.slash_command(ANNA, L1_CHANNEL, "/escalate", f"SUP-{ticket.id}")
     await bot.settle()
     view = last_view(bot, ANNA)
-    result = await bot.driver.submit_view(ANNA, view.id, {"escalate_reason": {"escalate.reason": ""},
-                                                          **ctx_values({"tried": "rebooted"})})
+    result = await bot.driver.submit_view(
+        ANNA, view.id, {"escalate_reason": {"escalate.reason": ""}, **ctx_values({"tried": "rebooted"})}
+    )
     assert result.response_action == "errors"
     assert set(result.view_errors) == {"escalate_reason", "ctx_impact", "ctx_reproduce"}
     assert (await Ticket.get(id=ticket.id)).level == "L1"
@@ -149,7 +165,9 @@ async def test_required_context_missing_gives_field_errors(bot: Harness) -> None
 async def test_escalate_at_once_when_reason_and_context_are_there(bot: Harness) -> None:
     ticket, _ = await open_ticket(bot)
     await (await Ticket.get(id=ticket.id)).update_from_dict({"context": L2_CONTEXT}).save()
-    answer = await bot.driver.slash_command(ANNA, L1_CHANNEL, "/escalate", f"#{ticket.id} customer is blocked")
+    answer = await bot.driver.slash_command(
+        ANNA, L1_CHANNEL, "/escalate", f"#{ticket.id} customer is blocked"
+    )
     assert answer.status == 200 and "Escalated" in answer.text
     await bot.settle()
     assert (await Ticket.get(id=ticket.id)).level == "L2" and not bot.ws.open_views(ANNA)
@@ -190,7 +208,12 @@ async def test_stale_card_button_refreshes_instead_of_acting(bot: Harness) -> No
 async def test_customers_are_refused_and_learn_nothing(bot: Harness) -> None:
     ticket, _ = await open_ticket(bot)
     key = f"SUP-{ticket.id}"
-    for command, text in (("/escalate", key), ("/assign", f"{key} <@{JO}>"), ("/claim", key), ("/resolve", key)):
+    for command, text in (
+        ("/escalate", key),
+        ("/assign", f"{key} <@{JO}>"),
+        ("/claim", key),
+        ("/resolve", key),
+    ):
         answer = await bot.driver.slash_command(JO, ACME_CHANNEL, command, text)
         assert answer.status == 200 and "only our support team" in answer.text.lower()
     other = await bot.driver.slash_command(MAX, GLOBEX_CHANNEL, "/ticket", key)
@@ -214,13 +237,20 @@ async def test_l3_draft_is_relayed_only_after_l2_approval(bot: Harness) -> None:
     for user in L3_SPECIALISTS:
         bot.standin.mark_internal_user(user)
     ticket, ts = await open_ticket(bot)
-    await (await Ticket.get(id=ticket.id)).update_from_dict(
-        {"level": "L3", "component": "network", "status": "open", "context": {**L2_CONTEXT, **L3_EXTRA}}).save()
+    await (
+        (await Ticket.get(id=ticket.id))
+        .update_from_dict(
+            {"level": "L3", "component": "network", "status": "open", "context": {**L2_CONTEXT, **L3_EXTRA}}
+        )
+        .save()
+    )
     key = f"SUP-{ticket.id}"
     secret_note = "internal: gw-2 firmware 7.1 has CVE-2026-1234"
     bot.standin.mark_internal(secret_note)
     await bot.driver.slash_command(EMIL, L3_NETWORK, "/ticket", f"note {key} {secret_note}")
-    answer = await bot.driver.slash_command(EMIL, L3_NETWORK, "/ticket", f"reply {key} Please update the client to 5.2")
+    answer = await bot.driver.slash_command(
+        EMIL, L3_NETWORK, "/ticket", f"reply {key} Please update the client to 5.2"
+    )
     assert "2nd level for review" in answer.text
     await bot.settle()
     assert not any("update the client" in m.text for m in bot.ws.thread_replies(ACME_CHANNEL, ts))
@@ -248,13 +278,19 @@ async def test_l3_draft_is_relayed_only_after_l2_approval(bot: Harness) -> None:
     await bot.settle()
     assert await RelayDraft.filter(status=DraftStatus.REJECTED).count() == 1
     assert "Rejected" in strings(bot.ws, bot.ws.channel_messages(L2_CHANNEL)[-1]) or any(
-        "Rejected" in strings(bot.ws, m) for m in bot.ws.channel_messages(L2_CHANNEL))
+        "Rejected" in strings(bot.ws, m) for m in bot.ws.channel_messages(L2_CHANNEL)
+    )
 
 
 async def test_l3_resolution_goes_through_l2_then_customer_rejects_and_it_reopens_at_l3(bot: Harness) -> None:
     ticket, ts = await open_ticket(bot)
-    await (await Ticket.get(id=ticket.id)).update_from_dict(
-        {"level": "L3", "component": "network", "status": "open", "context": {**L2_CONTEXT, **L3_EXTRA}}).save()
+    await (
+        (await Ticket.get(id=ticket.id))
+        .update_from_dict(
+            {"level": "L3", "component": "network", "status": "open", "context": {**L2_CONTEXT, **L3_EXTRA}}
+        )
+        .save()
+    )
     await bot.driver.slash_command(EMIL, L3_NETWORK, "/resolve", f"SUP-{ticket.id}")
     await bot.settle()
     view = last_view(bot, EMIL)

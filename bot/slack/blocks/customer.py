@@ -120,8 +120,11 @@ def build_customer_reply(*, language: str, key: str, text: str) -> dict[str, Any
     from bot.slack.text import quote
 
     body = f"{update_text(language, 'reply', key=key)}\n{quote(text, 2800)}"
-    return {"text": body, "blocks": [SectionBlock(text=MarkdownTextObject(text=body)).to_dict()],
-            "unfurl_links": False}
+    return {
+        "text": body,
+        "blocks": [SectionBlock(text=MarkdownTextObject(text=body)).to_dict()],
+        "unfurl_links": False,
+    }
 
 
 def build_resolution_message(*, language: str, key: str, ticket_id: int, solution: str) -> dict[str, Any]:
@@ -136,12 +139,22 @@ def build_resolution_message(*, language: str, key: str, ticket_id: int, solutio
     blocks = [
         SectionBlock(text=MarkdownTextObject(text=body)),
         SectionBlock(text=MarkdownTextObject(text=f"*{update_text(language, 'question', key=key)}*")),
-        ActionsBlock(block_id=BlockId.CUSTOMER_ACTIONS, elements=[
-            ButtonElement(text=update_text(language, "yes", key=key), action_id=ActionId.CUSTOMER_CONFIRM,
-                          value=str(ticket_id), style="primary"),
-            ButtonElement(text=update_text(language, "no", key=key), action_id=ActionId.CUSTOMER_REJECT,
-                          value=str(ticket_id)),
-        ]),
+        ActionsBlock(
+            block_id=BlockId.CUSTOMER_ACTIONS,
+            elements=[
+                ButtonElement(
+                    text=update_text(language, "yes", key=key),
+                    action_id=ActionId.CUSTOMER_CONFIRM,
+                    value=str(ticket_id),
+                    style="primary",
+                ),
+                ButtonElement(
+                    text=update_text(language, "no", key=key),
+                    action_id=ActionId.CUSTOMER_REJECT,
+                    value=str(ticket_id),
+                ),
+            ],
+        ),
     ]
     return {"text": body, "blocks": [b.to_dict() for b in blocks], "unfurl_links": False}
 

@@ -89,15 +89,27 @@ def build_ticket_card(card: CardData) -> dict[str, Any]:
         MarkdownTextObject(text=f"*Reported by*\n{mention(card.author_id)}"),
         MarkdownTextObject(text=f"*Priority*\n{priority}"),
         MarkdownTextObject(text=f"*Status*\n{STATUS_LABEL.get(card.status, card.status)}"),
-        MarkdownTextObject(text=f"*Level*\n{card.level}" + (f" · {escape(card.component)}" if card.component else "")),
-        MarkdownTextObject(text=f"*Assignee*\n{mention(card.assignee_id) if card.assignee_id else '_unassigned_'}"),
+        MarkdownTextObject(
+            text=f"*Level*\n{card.level}" + (f" · {escape(card.component)}" if card.component else "")
+        ),
+        MarkdownTextObject(
+            text=f"*Assignee*\n{mention(card.assignee_id) if card.assignee_id else '_unassigned_'}"
+        ),
     ]
     blocks.append(SectionBlock(fields=fields))
     if card.reason:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*Escalation reason*\n{quote(card.reason, 2800)}", 3000))))
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=clip(f"*Escalation reason*\n{quote(card.reason, 2800)}", 3000))
+            )
+        )
     for label, value in card.context[:8]:
         if value.strip():
-            blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(f"*{escape(label)}*\n{quote(value, 2800)}", 3000))))
+            blocks.append(
+                SectionBlock(
+                    text=MarkdownTextObject(text=clip(f"*{escape(label)}*\n{quote(value, 2800)}", 3000))
+                )
+            )
     context = [f"Opened {slack_date(card.created_ts, fallback='recently')}"]
     if card.permalink:
         context.append(f"<{card.permalink}|original message>")
@@ -114,7 +126,9 @@ def build_ticket_card(card: CardData) -> dict[str, Any]:
         elements = []
         for action_id in buttons:
             label, style = BUTTON_LABELS[action_id]
-            elements.append(ButtonElement(text=label, action_id=action_id, value=str(card.ticket_id), style=style))
+            elements.append(
+                ButtonElement(text=label, action_id=action_id, value=str(card.ticket_id), style=style)
+            )
         blocks.append(ActionsBlock(block_id=BlockId.CARD_ACTIONS, elements=elements))
     fallback = f"{card.key} ({card.priority}, {card.level}) from {card.customer_name}: {clip(card.text, 200)}"
     return {"text": escape(fallback), "blocks": [b.to_dict() for b in blocks[:50]], "unfurl_links": False}
