@@ -11,9 +11,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
 import handlers
+from bot.db import is_unavailable
 from bot.errors import UserFacingError
 from bot.runtime import Runtime
 from bot.slack.blocks.tickets import build_notice
+from bot.slack.budget import UNAVAILABLE
 from bot.slack.middleware import record_inbound_event, runtime_middleware
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,9 @@ async def handle_error(
     """The one error handler: known errors become a kind answer, unknown ones get a reference id."""
     if isinstance(error, UserFacingError):
         message = error.message
+    elif is_unavailable(error):
+        log.warning("database unavailable while handling a request: %s", error)
+        message = UNAVAILABLE
     else:
         ref = secrets.token_hex(4).upper()
         log.error("unhandled error, reference %s", ref, exc_info=error, extra={"ref": ref})

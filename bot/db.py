@@ -78,13 +78,41 @@ async def close_db() -> None:
 
 
 async def database_ok(limit: float = 1.0) -> bool:
-    """True when a trivial query answers within the timeout."""
+    """True when the database answers within the limit (for SQLite: when it can take a write)."""
     try:
         conn = connections.get("default")
+        if conn.capabilities.dialect == "sqlite":
+            path = getattr(conn, "filename", None)
+            if path and path != ":memory:":
+                await asyncio.wait_for(asyncio.to_thread(_sqlite_can_write, path, limit), limit + 0.5)
+                return True
         await asyncio.wait_for(conn.execute_query("SELECT 1"), limit)
         return True
     except Exception:  # noqa: BLE001 - health probe: any failure means unhealthy
         return False
+
+
+def _sqlite_can_write(path: str, limit: float) -> None:
+    """Take and release SQLite's write lock on a separate connection (raises when it can't)."""
+    import sqlite3
+
+    connection = sqlite3.connect(path, timeout=limit, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True for errors that mean the database is down or locked (not for constraint violations)."""
+    from tortoise.exceptions import DBConnectionError, IntegrityError, OperationalError
+
+    if isinstance(error, IntegrityError):
+        return False
+    return isinstance(
+        error, DBConnectionError | OperationalError | ConnectionError | OSError | TimeoutError
+    ) or (type(error).__module__.startswith("asyncpg") and "Connection" in type(error).__name__)
 
 
 def dialect() -> str:

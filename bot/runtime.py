@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -11,6 +12,9 @@ from bot.clock import Clock
 from bot.slack.outbox import OutboxSender
 from config.settings import Settings
 from config.support import SupportConfig
+
+if TYPE_CHECKING:
+    from bot.flows.inbox import InboundSpool
 
 
 @dataclass
@@ -29,6 +33,7 @@ class Runtime:
     _user_teams: dict[str, str | None] = field(default_factory=dict)
     _members: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
     members_ttl: float = 30.0
+    spool: InboundSpool = field(init=False)
 
     def key(self, ticket_id: int) -> str:
         """The ticket key, e.g. SUP-42."""

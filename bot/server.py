@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -19,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import db
 from bot.app import build_app
 from bot.clock import Clock
-from bot.flows.inbox import resume_pending
+from bot.flows.inbox import InboundSpool, resume_pending
 from bot.runtime import Runtime
 from bot.slack.outbox import OutboxSender
 from config.settings import RunMode, Settings
@@ -59,9 +60,13 @@ def build_bot(
     signing_secret = signing_secret or settings.slack_signing_secret or ""
     clock = clock or Clock()
     client = build_client(settings, token)
+    sender_client = AsyncWebClient(
+        token=token, base_url=settings.slack_api_url, timeout=settings.outbox_send_timeout
+    )
     sender = OutboxSender(
-        client,
+        sender_client,
         clock=clock,
+        uncertain_grace=settings.outbox_uncertain_grace,
         rate=settings.outbox_channel_rate,
         burst=settings.outbox_channel_burst,
         workers=settings.outbox_workers,
@@ -74,6 +79,7 @@ def build_bot(
         sender=sender,
         signing_secret=signing_secret,
     )
+    rt.spool = InboundSpool(rt)
     bolt = build_app(rt, signing_secret=signing_secret)
     web_app = web.Application(client_max_size=2 * 1024 * 1024)
     web_app[RUNTIME_KEY] = rt
@@ -120,16 +126,26 @@ async def handle_health(request: web.Request) -> web.Response:
 
 async def _on_startup(app: web.Application) -> None:
     rt = app[RUNTIME_KEY]
+    # One pooled HTTP session for all Web API calls (slack_sdk otherwise connects anew for every call).
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=300))
+    app[STATE_KEY]["session"] = session
+    rt.client.session = session
+    rt.sender.client.session = session
     await db.init_db(rt.settings.database_url, migrate=rt.settings.migrate_on_start)
     await identify(rt)
     await resume_pending(rt, older_than=timedelta(seconds=0))
     await rt.sender.start()
+    await rt.spool.start()
 
 
 async def _on_cleanup(app: web.Application) -> None:
     rt = app[RUNTIME_KEY]
+    await rt.spool.stop()
     await rt.sender.stop(grace=rt.settings.shutdown_grace_seconds)
     await db.close_db()
+    session = app[STATE_KEY].get("session")
+    if session is not None:
+        await session.close()
 
 
 async def identify(rt: Runtime, attempts: int = 5) -> None:

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     outbox_channel_rate: float = Field(default=1.0, gt=0)
     outbox_channel_burst: int = Field(default=4, ge=1)
     outbox_workers: int = Field(default=8, ge=1, le=64)
+    # Seconds to wait for Slack's answer to one outbound call; after no answer, how long to keep looking for
+    # the message (by its metadata) before sending it again.
+    outbox_send_timeout: float = Field(default=10.0, gt=0)
+    outbox_uncertain_grace: float = Field(default=45.0, ge=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 
     @field_validator("slack_bot_token")

@@ -11,8 +11,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from config.sla import SlaSettings
-
 Level = Literal["L1", "L2", "L3"]
 Priority = Literal["P1", "P2", "P3", "P4"]
 LEVELS: tuple[Level, ...] = ("L1", "L2", "L3")
@@ -192,7 +190,6 @@ class SupportConfig(_Strict):
     customers: list[Customer] = Field(default_factory=list)
     leads: list[str] = Field(default_factory=list)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
-    sla: SlaSettings = Field(default_factory=SlaSettings)
 
     _check_leads = field_validator("leads")(classmethod(lambda cls, v: _pings(v)))
 
@@ -217,9 +214,6 @@ class SupportConfig(_Strict):
                         f"customers[{index}].channels: {channel} is also a support level channel; "
                         "customer channels and internal channels must differ"
                     )
-        sla_problems = self.sla.problems(self)
-        if sla_problems:
-            raise ValueError("; ".join(sla_problems))
         return self
 
     # Lookups used across the services.

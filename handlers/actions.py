@@ -15,6 +15,7 @@ from bot.runtime import Runtime
 from bot.services.permissions import Action
 from bot.slack.blocks.customer import strip_actions
 from bot.slack.blocks.escalation import build_resolve_modal
+from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId
 from models import RelayDraft
 
@@ -145,8 +146,8 @@ def register(app: AsyncApp) -> None:
         ActionId.CARD_NOTE,
         ActionId.CARD_DRAFT,
     ):
-        app.action(action_id)(handle_card_button)
+        app.action(action_id)(budgeted(handle_card_button))
     for action_id in (ActionId.CUSTOMER_CONFIRM, ActionId.CUSTOMER_REJECT):
-        app.action(action_id)(handle_customer_answer)
+        app.action(action_id)(budgeted(handle_customer_answer))
     for action_id in (ActionId.DRAFT_APPROVE, ActionId.DRAFT_EDIT, ActionId.DRAFT_REJECT):
-        app.action(action_id)(handle_draft_button)
+        app.action(action_id)(budgeted(handle_draft_button))

@@ -12,6 +12,7 @@ from bot.errors import PermissionDeniedError
 from bot.runtime import Runtime
 from bot.services.intake import detect_priority
 from bot.slack.blocks.modals import build_create_ticket_modal
+from bot.slack.budget import budgeted
 from bot.slack.ids import CallbackId
 
 
@@ -40,4 +41,4 @@ async def handle_create_ticket_shortcut(
 
 def register(app: AsyncApp) -> None:
     """Attach the shortcut listeners."""
-    app.shortcut(CallbackId.SHORTCUT_CREATE_TICKET)(handle_create_ticket_shortcut)
+    app.shortcut(CallbackId.SHORTCUT_CREATE_TICKET)(budgeted(handle_create_ticket_shortcut))

@@ -15,6 +15,7 @@ from bot.errors import UsageError, UserFacingError
 from bot.flows import escalation, forms, intake
 from bot.runtime import Runtime
 from bot.services import escalation as svc
+from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from models import DraftKind, Ticket, TicketSource
 
@@ -242,14 +243,14 @@ async def handle_create_ticket_submission(
 
 def register(app: AsyncApp) -> None:
     """Attach the view listeners."""
-    app.view(CallbackId.MODAL_CREATE_TICKET)(handle_create_ticket_submission)
-    app.view(CallbackId.MODAL_PICK_FOR_ESCALATE)(handle_pick_submission)
-    app.view(CallbackId.MODAL_ESCALATE)(handle_escalate_submission)
-    app.view(CallbackId.MODAL_RESOLVE)(handle_resolve_submission)
+    app.view(CallbackId.MODAL_CREATE_TICKET)(budgeted(handle_create_ticket_submission))
+    app.view(CallbackId.MODAL_PICK_FOR_ESCALATE)(budgeted(handle_pick_submission))
+    app.view(CallbackId.MODAL_ESCALATE)(budgeted(handle_escalate_submission))
+    app.view(CallbackId.MODAL_RESOLVE)(budgeted(handle_resolve_submission))
     for callback in (
         CallbackId.MODAL_HANDBACK,
         CallbackId.MODAL_NOTE,
         CallbackId.MODAL_DRAFT,
         CallbackId.MODAL_DRAFT_EDIT,
     ):
-        app.view(callback)(handle_text_submission)
+        app.view(callback)(budgeted(handle_text_submission))

@@ -3,7 +3,6 @@
 from models.inbox import InboundEvent
 from models.outbox import OutboxMessage, OutboxStatus
 from models.relay import DraftKind, DraftStatus, RelayDraft
-from models.sla import ScheduledRun, SlaKind, SlaState, SlaTimer
 from models.tickets import (
     Customer,
     Ticket,
@@ -19,10 +18,6 @@ __all__ = [
     "DraftKind",
     "DraftStatus",
     "RelayDraft",
-    "ScheduledRun",
-    "SlaKind",
-    "SlaState",
-    "SlaTimer",
     "InboundEvent",
     "OutboxMessage",
     "OutboxStatus",

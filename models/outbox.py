@@ -31,8 +31,9 @@ class OutboxMessage(Model):
     target_id = fields.BigIntField(null=True)
     # What to record once delivered, e.g. {"ticket_thread": 42}: the ts becomes that ticket's thread.
     on_delivered = fields.JSONField(null=True)
-    # Set when an attempt ended without an answer: before resending, look for the message in Slack.
-    uncertain = fields.BooleanField(default=False)
+    # Set when an attempt ended without an answer: before resending, look for the message in Slack, and
+    # resend only once the grace period has passed (Slack may still be processing the first request).
+    uncertain_since = fields.DatetimeField(null=True)
     status = fields.CharEnumField(OutboxStatus, max_length=12, default=OutboxStatus.PENDING)
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField()

@@ -86,18 +86,19 @@ async def start_harness(
     raw = demo_support_raw()
     for key, value in (config_overrides or {}).items():
         raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
-    settings = Settings(
-        _env_file=None,
-        slack_bot_token=TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=standin.api_url,
-        database_url=database_url,
-        host="127.0.0.1",
-        port=0,
-        outbox_channel_rate=1000.0,
-        outbox_channel_burst=1000,
+    values: dict[str, Any] = {
+        "slack_bot_token": TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": standin.api_url,
+        "database_url": database_url,
+        "host": "127.0.0.1",
+        "port": 0,
+        # Slack's pace (~1 msg/s per channel) is tested on its own; elsewhere it would only slow tests down.
+        "outbox_channel_rate": 1000.0,
+        "outbox_channel_burst": 1000,
         **(settings_overrides or {}),
-    )
+    }
+    settings = Settings(_env_file=None, **values)
     parts = build_bot(settings, parse_support_config(raw, source="test"), clock=clock)
     runner = web.AppRunner(parts.web_app, access_log=None)
     await runner.setup()

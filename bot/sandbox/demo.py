@@ -44,8 +44,14 @@ def build_demo_workspace(**create: Any) -> Workspace:
     ws.add_team(ACME_TEAM, name="Acme Corp")
     ws.add_team(GLOBEX_TEAM, name="Globex GmbH")
     for user_id, (name, real_name, team, role) in PEOPLE.items():
-        ws.add_user(user_id, name=name, real_name=real_name, team_id=team, title=role,
-                    tz="Europe/Berlin" if team != ACME_TEAM else "America/New_York")
+        ws.add_user(
+            user_id,
+            name=name,
+            real_name=real_name,
+            team_id=team,
+            title=role,
+            tz="Europe/Berlin" if team != ACME_TEAM else "America/New_York",
+        )
     everyone_internal = [BOT_USER, *INTERNAL]
     ws.add_channel(L1_CHANNEL, "support-l1", members=[BOT_USER, *L1_AGENTS, *L2_AGENTS, LEAD])
     ws.add_channel(L2_CHANNEL, "support-l2", members=[BOT_USER, *L2_AGENTS, LEAD])
@@ -53,10 +59,18 @@ def build_demo_workspace(**create: Any) -> Workspace:
     ws.add_channel(L3_BILLING, "l3-billing", members=[BOT_USER, "U0L3DORA", *L2_AGENTS, LEAD])
     ws.add_channel(L3_NETWORK, "l3-network", members=[BOT_USER, "U0L3EMIL", *L2_AGENTS, LEAD])
     ws.add_channel(LOUNGE_CHANNEL, "team-lounge", members=everyone_internal)
-    ws.add_channel(ACME_CHANNEL, "acme-support", members=[BOT_USER, *L1_AGENTS, *L2_AGENTS, LEAD, "U0ACMEJO",
-                                                          "U0ACMEKIM"], ext_shared_with=[ACME_TEAM])
-    ws.add_channel(GLOBEX_CHANNEL, "globex-support", members=[BOT_USER, *L1_AGENTS, *L2_AGENTS, LEAD,
-                                                              "U0GLOBMAX"], ext_shared_with=[GLOBEX_TEAM])
+    ws.add_channel(
+        ACME_CHANNEL,
+        "acme-support",
+        members=[BOT_USER, *L1_AGENTS, *L2_AGENTS, LEAD, "U0ACMEJO", "U0ACMEKIM"],
+        ext_shared_with=[ACME_TEAM],
+    )
+    ws.add_channel(
+        GLOBEX_CHANNEL,
+        "globex-support",
+        members=[BOT_USER, *L1_AGENTS, *L2_AGENTS, LEAD, "U0GLOBMAX"],
+        ext_shared_with=[GLOBEX_TEAM],
+    )
     return ws
 
 
@@ -76,9 +90,20 @@ def demo_support_raw() -> dict[str, Any]:
             {"component": "network", "label": "Network & VPN", "channel": L3_NETWORK, "ping": ["U0L3EMIL"]},
         ],
         "customers": [
-            {"team_id": ACME_TEAM, "name": "Acme Corp", "plan": "gold", "channels": [ACME_CHANNEL], "language": "en"},
-            {"team_id": GLOBEX_TEAM, "name": "Globex GmbH", "plan": "silver", "channels": [GLOBEX_CHANNEL],
-             "language": "de"},
+            {
+                "team_id": ACME_TEAM,
+                "name": "Acme Corp",
+                "plan": "gold",
+                "channels": [ACME_CHANNEL],
+                "language": "en",
+            },
+            {
+                "team_id": GLOBEX_TEAM,
+                "name": "Globex GmbH",
+                "plan": "silver",
+                "channels": [GLOBEX_CHANNEL],
+                "language": "de",
+            },
         ],
     }
 

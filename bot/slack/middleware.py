@@ -54,11 +54,9 @@ async def record_inbound_event(
     except IntegrityError:
         log.info("inbound: duplicate delivery of %s ignored", event_id, extra={"event_id": event_id})
         return BoltResponse(status=200, body="")
-    except Exception:  # database slow or down: still process, best effort, but never 5xx to Slack
-        log.exception("inbound: could not record %s; processing without a record", event_id)
-        context["inbound_id"] = None
-        await next()
-        return None
+    except Exception:  # database slow or down: ack now, process once it is back, never 5xx to Slack
+        rt.spool.add(body)
+        return BoltResponse(status=200, body="")
     context["inbound_id"] = row.id
     await next()
     return None

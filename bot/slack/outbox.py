@@ -137,6 +137,7 @@ class OutboxSender:
         poll_interval: float = 0.5,
         lease_seconds: float = 60.0,
         batch: int = 500,
+        uncertain_grace: float = 45.0,
         on_permanent_failure: FailureHook | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -144,6 +145,7 @@ class OutboxSender:
         self.pacer = ChannelPacer(rate, burst)
         self.poll_interval, self.lease = poll_interval, timedelta(seconds=lease_seconds)
         self.batch = batch
+        self.uncertain_grace = timedelta(seconds=uncertain_grace)
         self.on_permanent_failure = on_permanent_failure
         self._slots = asyncio.Semaphore(workers)
         self._wake = asyncio.Event()
@@ -268,10 +270,13 @@ class OutboxSender:
             args[key] = ref.result_ts
         if row.method == "chat.postMessage":
             args["metadata"] = {"event_type": OUTBOX_EVENT_TYPE, "event_payload": {"outbox_id": str(row.id)}}
-            if row.uncertain:
+            if row.uncertain_since is not None:
                 found = await self._find_sent(row, args)
                 if found:
                     await self._succeed(row, found)
+                    return
+                if self.clock.now() - row.uncertain_since < self.uncertain_grace:
+                    await self._retry(row, 1.0, "no answer yet: checking again before resending", count=False)
                     return
         try:
             if row.method.startswith(JSON_METHODS):
@@ -282,7 +287,8 @@ class OutboxSender:
             await self._handle_error(row, exc)
             return
         except (TimeoutError, aiohttp.ClientError) as exc:
-            await OutboxMessage.filter(id=row.id).update(uncertain=True)
+            if row.method == "chat.postMessage" and row.uncertain_since is None:
+                await OutboxMessage.filter(id=row.id).update(uncertain_since=self.clock.now())
             await self._retry(row, self._backoff(row.attempts), f"no answer: {type(exc).__name__}")
             return
         await self._succeed(row, response.get("ts") or (response.get("message") or {}).get("ts"))

@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
                 ('thread_parent_id', fields.BigIntField(null=True)),
                 ('target_id', fields.BigIntField(null=True)),
                 ('on_delivered', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
-                ('uncertain', fields.BooleanField(default=False)),
+                ('uncertain_since', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('status', fields.CharEnumField(default=OutboxStatus.PENDING, description='PENDING: pending\nDELIVERED: delivered\nFAILED: failed', enum_type=OutboxStatus, max_length=12)),
                 ('attempts', fields.IntField(default=0)),
                 ('next_attempt_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),

@@ -1,0 +1,85 @@
+"""The database stops answering for a while: people get a clear answer in time, Slack gets no 5xx storm,
+/healthz says unhealthy, and the bot recovers without a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+
+import aiohttp
+import pytest
+
+from bot.sandbox.demo import ACME_CHANNEL, L1_CHANNEL
+from models import Ticket
+from tests.conftest import PG_URL
+from tests.harness import start_harness, stop_harness
+
+OUTAGE = 10.0
+
+
+def _hold_sqlite_write_lock(path: str, seconds: float, started: threading.Event) -> None:
+    """Another process-like connection takes SQLite's exclusive lock: the bot cannot write."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("BEGIN EXCLUSIVE")
+    started.set()
+    time.sleep(seconds)
+    connection.execute("ROLLBACK")
+    connection.close()
+
+
+@pytest.mark.skipif(
+    bool(PG_URL), reason="the SQLite lock variant; PostgreSQL outages are covered by the fault bench"
+)
+async def test_sqlite_unavailable_for_10_seconds(database_url: str) -> None:
+    h = await start_harness(database_url)
+    try:
+        await h.driver.post_message("U0ACMEJO", ACME_CHANNEL, "before the outage")
+        await h.settle()
+        ticket = await Ticket.get()
+        path = database_url.removeprefix("sqlite://")
+        started = threading.Event()
+        holder = threading.Thread(target=_hold_sqlite_write_lock, args=(path, OUTAGE, started), daemon=True)
+        holder.start()
+        await asyncio.to_thread(started.wait, 5)
+        outage_began = time.monotonic()
+
+        async with aiohttp.ClientSession() as session, session.get(f"{h.bot_url}/healthz") as resp:
+            assert resp.status == 503 and (await resp.json())["database"] == "unreachable"
+        statuses = []
+        during = await h.driver.post_message("U0ACMEKIM", ACME_CHANNEL, "during the outage: printer broken")
+        statuses.append(during.status)
+        answer = await h.driver.slash_command(
+            "U0L1ANNA", L1_CHANNEL, "/ticket", f"note SUP-{ticket.id} hello"
+        )
+        statuses.append(answer.status)
+        assert answer.elapsed < 3.0 and "temporarily unavailable" in answer.text
+        storm = await asyncio.gather(
+            *(
+                h.driver.post_message("U0ACMEJO", ACME_CHANNEL, f"storm {i}", thread_ts=during.ts)
+                for i in range(5)
+            )
+        )
+        statuses += [r.status for r in storm]
+        assert all(r.elapsed < 3.0 for r in storm)
+        assert all(s == 200 for s in statuses), statuses  # no 5xx toward Slack
+        assert time.monotonic() - outage_began < OUTAGE  # all of that happened inside the outage
+
+        await asyncio.to_thread(holder.join, OUTAGE + 5)
+        for _ in range(75):  # the spool flushes once a second
+            if not len(h.rt.spool):
+                break
+            await asyncio.sleep(0.2)
+        await h.settle()
+        async with aiohttp.ClientSession() as session, session.get(f"{h.bot_url}/healthz") as resp:
+            assert resp.status == 200
+        new = await Ticket.get(text="during the outage: printer broken")
+        assert len(h.ws.thread_replies(ACME_CHANNEL, during.ts)) >= 1 and new.status == "new"
+        assert await Ticket.all().count() == 2
+        answer = await h.driver.slash_command(
+            "U0L1ANNA", L1_CHANNEL, "/ticket", f"note SUP-{ticket.id} hello"
+        )
+        assert "Internal note added" in answer.text
+    finally:
+        await stop_harness(h)

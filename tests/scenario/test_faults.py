@@ -1,0 +1,123 @@
+"""Slack misbehaves during a burst of escalations: 429s, 500s and stalls. Everything arrives, in order per
+thread, nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from bot.sandbox.demo import ACME_CHANNEL, GLOBEX_CHANNEL, L1_CHANNEL, L2_CHANNEL
+from models import OutboxMessage, OutboxStatus, Ticket
+from tests.harness import Harness, start_harness, stop_harness
+
+CONTEXT = {"tried": "restart", "impact": "one team", "reproduce": "always"}
+CUSTOMERS = [("U0ACMEJO", ACME_CHANNEL), ("U0ACMEKIM", ACME_CHANNEL), ("U0GLOBMAX", GLOBEX_CHANNEL)]
+
+
+def outbox_ids(ws, channel: str) -> Counter[str]:
+    """How often each outbox message id appears among the channel's messages and thread replies."""
+    seen: Counter[str] = Counter()
+    for message in ws.channel_messages(channel):
+        for m in [message, *ws.thread_replies(channel, message.ts)]:
+            outbox_id = ((m.metadata or {}).get("event_payload") or {}).get("outbox_id")
+            if outbox_id:
+                seen[outbox_id] += 1
+    return seen
+
+
+async def test_escalation_burst_survives_429_500_and_stalls(database_url: str) -> None:
+    h = await start_harness(
+        database_url, settings_overrides={"outbox_send_timeout": 1.0, "outbox_uncertain_grace": 4.0}
+    )
+    try:
+        # Followups from one person within 2 min join a ticket; use threads so each message is its own ticket.
+        for i in range(9):
+            user, channel = CUSTOMERS[i % len(CUSTOMERS)]
+            root = h.ws.post_as_user("U0L1ANNA", channel, f"Announcement {i}")
+            await h.driver.post_message(user, channel, f"Problem {i}: the app crashes", thread_ts=root.ts)
+        await h.settle(limit=60)
+        tickets = await Ticket.all().order_by("id")
+        assert len(tickets) == 9
+        for t in tickets:
+            t.context = CONTEXT
+            await t.save(update_fields=["context"])
+
+        h.standin.faults.rate_limit("chat.postMessage", retry_after=1, times=6)
+        h.standin.faults.server_error("chat.postMessage", status=500, times=4)
+        h.standin.faults.server_error("chat.update", status=503, times=3)
+        h.standin.faults.stall("chat.postMessage", seconds=2.5, times=3)
+        answers = await asyncio.gather(
+            *(
+                h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/escalate", f"SUP-{t.id} burst")
+                for t in tickets
+            )
+        )
+        assert all(a.status == 200 and a.elapsed < 3 for a in answers)
+        await h.settle(limit=90)
+
+        assert await OutboxMessage.filter(status__not=OutboxStatus.DELIVERED).count() == 0
+        faults = Counter(c.fault for c in h.standin.calls if c.fault)
+        assert faults["ratelimited"] == 6 and faults["http_error"] == 7 and faults["stall"] == 3
+        # Every L2 card once, every customer update once, nothing doubled anywhere.
+        assert len(h.ws.channel_messages(L2_CHANNEL)) == 9
+        for channel in (ACME_CHANNEL, GLOBEX_CHANNEL, L1_CHANNEL, L2_CHANNEL):
+            doubled = {k: v for k, v in outbox_ids(h.ws, channel).items() if v > 1}
+            assert not doubled, f"doubled in {channel}: {doubled}"
+        for t in tickets:
+            thread = h.ws.thread_replies(t.channel_id, t.thread_ts)
+            texts = [m.text for m in thread]
+            ack = next(
+                i for i, x in enumerate(texts) if f"*SUP-{t.id}*. " in x or f"*SUP-{t.id}* erfasst" in x
+            )
+            forwarded = [
+                i for i, x in enumerate(texts) if "forwarded to our specialists" in x or "weitergeleitet" in x
+            ]
+            assert len(forwarded) == 1 and ack < forwarded[0], texts  # in order per thread
+            l1 = next(m for m in h.ws.channel_messages(L1_CHANNEL) if f"SUP-{t.id} " in m.text)
+            assert "Escalated to *L2*" in "\n".join(h.ws.visible_strings(l1))
+    finally:
+        await stop_harness(h)
+    h.standin.assert_no_leaks()
+
+
+async def test_permanent_error_is_recorded_and_does_not_block_other_channels(bot: Harness) -> None:
+    bot.standin.faults.error("chat.postMessage", "channel_not_found", times=1)
+    sent = await bot.driver.post_message("U0ACMEJO", ACME_CHANNEL, "first ticket")
+    await bot.settle()
+    failed = await OutboxMessage.filter(status=OutboxStatus.FAILED)
+    assert len(failed) == 1 and failed[0].last_error == "channel_not_found"
+    # The L1 card depends on nothing failed and still arrives; the customer ack was the failed one.
+    assert len(bot.ws.channel_messages(L1_CHANNEL)) == 1
+    assert len(bot.ws.thread_replies(ACME_CHANNEL, sent.ts)) == 0
+    await bot.driver.post_message("U0GLOBMAX", GLOBEX_CHANNEL, "second ticket")
+    await bot.settle()
+    assert len(bot.ws.channel_messages(L1_CHANNEL)) == 2
+
+
+async def test_bot_removed_from_channel_rejoins_and_delivers(bot: Harness) -> None:
+    channel = bot.ws.channels[L1_CHANNEL]
+    channel.members.remove("U0BOT")
+    await bot.driver.post_message("U0ACMEJO", ACME_CHANNEL, "card must still arrive")
+    await bot.settle()
+    assert "U0BOT" in channel.members and len(bot.ws.channel_messages(L1_CHANNEL)) == 1
+    assert await OutboxMessage.filter(status=OutboxStatus.FAILED).count() == 0
+
+
+async def test_per_channel_pace_does_not_block_other_channels(database_url: str) -> None:
+    h = await start_harness(
+        database_url, settings_overrides={"outbox_channel_rate": 2.0, "outbox_channel_burst": 1}
+    )
+    try:
+        for i in range(4):
+            root = h.ws.post_as_user("U0L1ANNA", ACME_CHANNEL, f"Announcement {i}")
+            await h.driver.post_message("U0ACMEJO", ACME_CHANNEL, f"Acme problem {i}", thread_ts=root.ts)
+        started = asyncio.get_running_loop().time()
+        await h.settle(limit=30)
+        elapsed = asyncio.get_running_loop().time() - started
+        posts = [c for c in h.standin.calls_to("chat.postMessage") if c.outcome == "ok"]
+        acme_times = sorted(c.time for c in posts if c.args.get("channel") == ACME_CHANNEL)
+        gaps = [b - a for a, b in zip(acme_times, acme_times[1:], strict=False)]
+        assert len(acme_times) == 4 and min(gaps) >= 0.4  # ~2 per second in the customer channel
+        assert elapsed >= 1.2
+    finally:
+        await stop_harness(h)
