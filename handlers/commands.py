@@ -16,7 +16,7 @@ from bot.services.permissions import Action
 from bot.slack.blocks.customer import text as customer_text
 from bot.slack.blocks.escalation import build_pick_ticket_modal, build_resolve_modal
 from bot.slack.blocks.tickets import build_notice
-from bot.slack.budget import budgeted
+from bot.slack.budget import ack_first, budgeted
 from bot.slack.ids import Command
 from bot.slack.parsing import parse_user, split_key
 from bot.slack.text import clip, escape
@@ -266,11 +266,11 @@ async def handle_reopen_command(ack: AsyncAck, command: dict[str, Any], context:
 
 def register(app: AsyncApp) -> None:
     """Attach the command listeners."""
-    app.command(Command.TICKET)(budgeted(handle_ticket_command))
-    app.command(Command.ESCALATE)(budgeted(handle_escalate_command))
-    app.command(Command.DEESCALATE)(budgeted(handle_deescalate_command))
-    app.command(Command.ASSIGN)(budgeted(handle_assign_command))
-    app.command(Command.CLAIM)(budgeted(handle_claim_command))
-    app.command(Command.UNASSIGN)(budgeted(handle_unassign_command))
-    app.command(Command.RESOLVE)(budgeted(handle_resolve_command))
-    app.command(Command.REOPEN)(budgeted(handle_reopen_command))
+    app.command(Command.TICKET)(budgeted(ack_first(handle_ticket_command)))
+    app.command(Command.ESCALATE)(budgeted(ack_first(handle_escalate_command)))
+    app.command(Command.DEESCALATE)(budgeted(ack_first(handle_deescalate_command)))
+    app.command(Command.ASSIGN)(budgeted(ack_first(handle_assign_command)))
+    app.command(Command.CLAIM)(budgeted(ack_first(handle_claim_command)))
+    app.command(Command.UNASSIGN)(budgeted(ack_first(handle_unassign_command)))
+    app.command(Command.RESOLVE)(budgeted(ack_first(handle_resolve_command)))
+    app.command(Command.REOPEN)(budgeted(ack_first(handle_reopen_command)))

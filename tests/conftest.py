@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -54,11 +55,23 @@ def pg_template() -> Iterator[str | None]:
     asyncio.run(_pg_exec(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; each test gets a copy (migrating from scratch takes about a second)."""
+    from bot import db
+
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    asyncio.run(db.apply_migrations(f"sqlite://{path}"))
+    return path
+
+
 @pytest.fixture
-async def database_url(tmp_path: Path, pg_template: str | None) -> AsyncIterator[str]:
+async def database_url(tmp_path: Path, pg_template: str | None, sqlite_template: Path) -> AsyncIterator[str]:
     """A fresh, migrated database for one test."""
     if pg_template is None:
-        yield f"sqlite://{tmp_path}/bot.sqlite3"
+        target = tmp_path / "bot.sqlite3"
+        shutil.copyfile(sqlite_template, target)
+        yield f"sqlite://{target}"
         return
     name = f"bot_t_{uuid.uuid4().hex[:12]}"
     await _pg_exec(PG_URL, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 from bot.clock import Clock
 from bot.runtime import Runtime
@@ -21,6 +22,7 @@ from models import InboundEvent, OutboxMessage, OutboxStatus
 
 TOKEN = "xoxb-test-0000-harness"
 SIGNING_SECRET = "harness-signing-secret-0123456789"
+APP_TOKEN = "xapp-1-A0BOT-0000-harness"
 
 
 def _listener_tasks() -> list[asyncio.Task[Any]]:
@@ -30,6 +32,16 @@ def _listener_tasks() -> list[asyncio.Task[Any]]:
         for t in asyncio.all_tasks()
         if t is not current and not t.done() and "run_ack_function" in repr(t.get_coro())
     ]
+
+
+@dataclass
+class CommandAnswer:
+    """What a person saw after a slash command: the HTTP status and ack time, and every answer's text."""
+
+    status: int | None
+    elapsed: float
+    text: str
+    raw: Any
 
 
 @dataclass
@@ -65,6 +77,15 @@ class Harness:
     async def _due(self) -> bool:
         now = self.rt.clock.now()
         return await OutboxMessage.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now).exists()
+
+    async def command(self, user: str, channel: str, command: str, text: str = "") -> CommandAnswer:
+        """Run a slash command like a person and return what they were shown (ack body and later answers)."""
+        before = len(self.ws.ephemerals_for(user))
+        result = await self.driver.slash_command(user, channel, command, text)
+        await self.settle()
+        shown = self.ws.ephemerals_for(user)[before:]
+        texts = ["\n".join([e.text, *self.ws.visible_strings(e)]) for e in shown]
+        return CommandAnswer(status=result.status, elapsed=result.elapsed, text="\n".join(texts), raw=result)
 
     async def unprocessed_events(self) -> int:
         """Recorded deliveries that were not processed."""
@@ -118,3 +139,49 @@ async def stop_harness(h: Harness, *, stop_standin: bool = True) -> None:
     await h.driver.close()
     if stop_standin:
         await h.standin.stop()
+
+
+async def start_socket_harness(
+    database_url: str,
+    *,
+    clock: Clock | None = None,
+    config_overrides: dict[str, Any] | None = None,
+    settings_overrides: dict[str, Any] | None = None,
+) -> Harness:
+    """The bot in Socket Mode, like `serve()` with SLACK_APP_TOKEN: HTTP site up, plus the websocket.
+
+    The driver delivers over the socket; `h.extra["socket_handler"]` is Bolt's AsyncSocketModeHandler.
+    Stop it with `stop_socket_harness`.
+    """
+    standin = SlackStandIn(build_demo_workspace(), bot_token=TOKEN, app_token=APP_TOKEN)
+    await standin.start()
+    try:
+        h = await start_harness(
+            database_url,
+            clock=clock,
+            config_overrides=config_overrides,
+            settings_overrides={"slack_app_token": APP_TOKEN, **(settings_overrides or {})},
+            standin=standin,
+        )
+    except BaseException:
+        await standin.stop()
+        raise
+    handler = AsyncSocketModeHandler(h.parts.bolt, APP_TOKEN)
+    h.extra["socket_handler"] = handler
+    try:
+        await handler.connect_async()
+        await standin.socket.wait_connected(limit=10.0)
+    except BaseException:
+        await stop_socket_harness(h)
+        raise
+    await h.driver.close()
+    h.driver = SlackDriver(standin, f"{h.bot_url}/slack/events", SIGNING_SECRET, transport="socket")
+    return h
+
+
+async def stop_socket_harness(h: Harness, *, stop_standin: bool = True) -> None:
+    """Close the Socket Mode connection, then stop the bot (and the stand-in)."""
+    handler = h.extra.pop("socket_handler", None)
+    if handler is not None:
+        await handler.close_async()
+    await stop_harness(h, stop_standin=stop_standin)

@@ -51,7 +51,7 @@ def last_view(bot: Harness, user: str):
 async def escalate_via_modal(
     bot: Harness, user: str, key: str, reason: str, fields: dict[str, str], component: str | None = None
 ) -> None:
-    await bot.driver.slash_command(user, L1_CHANNEL, "/escalate", key)
+    await bot.command(user, L1_CHANNEL, "/escalate", key)
     await bot.settle()
     view = last_view(bot, user)
     assert view.callback_id == "ticket.escalate"
@@ -109,7 +109,7 @@ async def test_full_path_l1_l2_l3_handback_resolve_confirm(bot: Harness) -> None
     assert "gateway bug" not in customer_thread and "Emil" not in customer_thread
 
     # L3 hands back to L2 with a summary in the L2 card thread.
-    await bot.driver.slash_command(
+    await bot.command(
         EMIL, L3_NETWORK, "/deescalate", f"{key} Gateway patched; please verify with the customer"
     )
     await bot.settle()
@@ -151,7 +151,7 @@ async def test_full_path_l1_l2_l3_handback_resolve_confirm(bot: Harness) -> None
 
 async def test_required_context_missing_gives_field_errors(bot: Harness) -> None:
     ticket, _ = await open_ticket(bot)
-    await bot.driver.slash_command(ANNA, L1_CHANNEL, "/escalate", f"SUP-{ticket.id}")
+    await bot.command(ANNA, L1_CHANNEL, "/escalate", f"SUP-{ticket.id}")
     await bot.settle()
     view = last_view(bot, ANNA)
     result = await bot.driver.submit_view(
@@ -165,9 +165,7 @@ async def test_required_context_missing_gives_field_errors(bot: Harness) -> None
 async def test_escalate_at_once_when_reason_and_context_are_there(bot: Harness) -> None:
     ticket, _ = await open_ticket(bot)
     await (await Ticket.get(id=ticket.id)).update_from_dict({"context": L2_CONTEXT}).save()
-    answer = await bot.driver.slash_command(
-        ANNA, L1_CHANNEL, "/escalate", f"#{ticket.id} customer is blocked"
-    )
+    answer = await bot.command(ANNA, L1_CHANNEL, "/escalate", f"#{ticket.id} customer is blocked")
     assert answer.status == 200 and "Escalated" in answer.text
     await bot.settle()
     assert (await Ticket.get(id=ticket.id)).level == "L2" and not bot.ws.open_views(ANNA)
@@ -193,7 +191,7 @@ async def test_stale_card_button_refreshes_instead_of_acting(bot: Harness) -> No
     card = bot.ws.channel_messages(L1_CHANNEL)[0]
     stale_blocks = card.blocks
     await (await Ticket.get(id=ticket.id)).update_from_dict({"context": L2_CONTEXT}).save()
-    await bot.driver.slash_command(ANNA, L1_CHANNEL, "/escalate", f"SUP-{ticket.id} needs L2")
+    await bot.command(ANNA, L1_CHANNEL, "/escalate", f"SUP-{ticket.id} needs L2")
     await bot.settle()
     card.blocks = stale_blocks  # someone still has the old card with buttons on screen
     result = await bot.driver.click("U0L1BEN", "card.claim", message=card)
@@ -214,9 +212,9 @@ async def test_customers_are_refused_and_learn_nothing(bot: Harness) -> None:
         ("/claim", key),
         ("/resolve", key),
     ):
-        answer = await bot.driver.slash_command(JO, ACME_CHANNEL, command, text)
+        answer = await bot.command(JO, ACME_CHANNEL, command, text)
         assert answer.status == 200 and "only our support team" in answer.text.lower()
-    other = await bot.driver.slash_command(MAX, GLOBEX_CHANNEL, "/ticket", key)
+    other = await bot.command(MAX, GLOBEX_CHANNEL, "/ticket", key)
     assert "couldn't find" in other.text and "VPN" not in other.text
     await bot.settle()
     ticket = await Ticket.get(id=ticket.id)
@@ -226,9 +224,9 @@ async def test_customers_are_refused_and_learn_nothing(bot: Harness) -> None:
 async def test_l1_agent_cannot_act_at_l2_and_non_agents_cannot_assign(bot: Harness) -> None:
     ticket, _ = await open_ticket(bot)
     await (await Ticket.get(id=ticket.id)).update_from_dict({"level": "L2"}).save()
-    answer = await bot.driver.slash_command(ANNA, L1_CHANNEL, "/claim", f"SUP-{ticket.id}")
+    answer = await bot.command(ANNA, L1_CHANNEL, "/claim", f"SUP-{ticket.id}")
     assert "only L2 (or higher)" in answer.text
-    answer = await bot.driver.slash_command(CARL, L2_CHANNEL, "/assign", f"SUP-{ticket.id} <@{JO}|jo>")
+    answer = await bot.command(CARL, L2_CHANNEL, "/assign", f"SUP-{ticket.id} <@{JO}|jo>")
     assert "isn't in a support level channel" in answer.text
     assert (await Ticket.get(id=ticket.id)).assignee_id is None
 
@@ -247,10 +245,8 @@ async def test_l3_draft_is_relayed_only_after_l2_approval(bot: Harness) -> None:
     key = f"SUP-{ticket.id}"
     secret_note = "internal: gw-2 firmware 7.1 has CVE-2026-1234"
     bot.standin.mark_internal(secret_note)
-    await bot.driver.slash_command(EMIL, L3_NETWORK, "/ticket", f"note {key} {secret_note}")
-    answer = await bot.driver.slash_command(
-        EMIL, L3_NETWORK, "/ticket", f"reply {key} Please update the client to 5.2"
-    )
+    await bot.command(EMIL, L3_NETWORK, "/ticket", f"note {key} {secret_note}")
+    answer = await bot.command(EMIL, L3_NETWORK, "/ticket", f"reply {key} Please update the client to 5.2")
     assert "2nd level for review" in answer.text
     await bot.settle()
     assert not any("update the client" in m.text for m in bot.ws.thread_replies(ACME_CHANNEL, ts))
@@ -271,7 +267,7 @@ async def test_l3_draft_is_relayed_only_after_l2_approval(bot: Harness) -> None:
     # A rejected draft never reaches the customer.
     rejected_text = "Tell them to factory reset the gateway"
     bot.standin.mark_internal(rejected_text)
-    await bot.driver.slash_command(EMIL, L3_NETWORK, "/ticket", f"reply {key} {rejected_text}")
+    await bot.command(EMIL, L3_NETWORK, "/ticket", f"reply {key} {rejected_text}")
     await bot.settle()
     review = [m for m in bot.ws.channel_messages(L2_CHANNEL) if "factory reset" in strings(bot.ws, m)][-1]
     await bot.driver.click(CARL, "draft.reject", message=review)
@@ -291,7 +287,7 @@ async def test_l3_resolution_goes_through_l2_then_customer_rejects_and_it_reopen
         )
         .save()
     )
-    await bot.driver.slash_command(EMIL, L3_NETWORK, "/resolve", f"SUP-{ticket.id}")
+    await bot.command(EMIL, L3_NETWORK, "/resolve", f"SUP-{ticket.id}")
     await bot.settle()
     view = last_view(bot, EMIL)
     await bot.driver.submit_view(EMIL, view.id, {"resolve_solution": {"resolve.solution": "Gateway fixed."}})
@@ -316,7 +312,7 @@ async def test_waiting_priority_notes_and_list(bot: Harness) -> None:
     note = "customer's admin password is in the vault entry 17"
     bot.standin.mark_internal(note)
     for text in (f"priority {key} P1", f"wait {key}", f"note {key} {note}"):
-        answer = await bot.driver.slash_command(ANNA, L1_CHANNEL, "/ticket", text)
+        answer = await bot.command(ANNA, L1_CHANNEL, "/ticket", text)
         assert answer.status == 200 and key in answer.text
     await bot.settle()
     ticket = await Ticket.get(id=ticket.id)
@@ -324,7 +320,7 @@ async def test_waiting_priority_notes_and_list(bot: Harness) -> None:
     await bot.driver.post_message(JO, ACME_CHANNEL, "Here is the screenshot", thread_ts=ts)
     await bot.settle()
     assert (await Ticket.get(id=ticket.id)).status == "open"
-    listing = await bot.driver.slash_command(ANNA, L1_CHANNEL, "/ticket", "list level")
+    listing = await bot.command(ANNA, L1_CHANNEL, "/ticket", "list level")
     assert key in listing.text and "P1" in listing.text
     card = bot.ws.channel_messages(L1_CHANNEL)[0]
     assert any("vault entry 17" in m.text for m in bot.ws.thread_replies(L1_CHANNEL, card.ts))
@@ -334,11 +330,11 @@ async def test_escalate_with_hostile_or_garbage_input(bot: Harness) -> None:
     ticket, _ = await open_ticket(bot)
     await (await Ticket.get(id=ticket.id)).update_from_dict({"context": L2_CONTEXT}).save()
     for text in ("garbage words", "SUP-999999 reason", "NOPE-1 x", "💥" * 50, "x" * 10_000, "help"):
-        answer = await bot.driver.slash_command(ANNA, L1_CHANNEL, "/escalate", text)
+        answer = await bot.command(ANNA, L1_CHANNEL, "/escalate", text)
         assert answer.status == 200 and answer.text, text
         assert "<!channel>" not in answer.text
     evil = f"SUP-{ticket.id} <!channel> <!here> please <@U0LEAD> look " + "ü" * 3000
-    answer = await bot.driver.slash_command(ANNA, L1_CHANNEL, "/escalate", evil)
+    answer = await bot.command(ANNA, L1_CHANNEL, "/escalate", evil)
     assert answer.status == 200
     await bot.settle()
     card = strings(bot.ws, bot.ws.channel_messages(L2_CHANNEL)[0])

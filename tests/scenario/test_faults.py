@@ -47,10 +47,7 @@ async def test_escalation_burst_survives_429_500_and_stalls(database_url: str) -
         h.standin.faults.server_error("chat.update", status=503, times=3)
         h.standin.faults.stall("chat.postMessage", seconds=2.5, times=3)
         answers = await asyncio.gather(
-            *(
-                h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/escalate", f"SUP-{t.id} burst")
-                for t in tickets
-            )
+            *(h.command("U0L1ANNA", L1_CHANNEL, "/escalate", f"SUP-{t.id} burst") for t in tickets)
         )
         assert all(a.status == 200 and a.elapsed < 3 for a in answers)
         await h.settle(limit=90)

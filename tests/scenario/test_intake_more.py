@@ -64,9 +64,7 @@ async def test_message_shortcut_opens_prefilled_modal_and_creates_ticket(bot: Ha
 
 
 async def test_ticket_new_command_opens_ticket_on_customers_behalf(bot: Harness) -> None:
-    answer = await bot.driver.slash_command(
-        ANNA, ACME_CHANNEL, "/ticket", "new Laptop for new hire needs setup"
-    )
+    answer = await bot.command(ANNA, ACME_CHANNEL, "/ticket", "new Laptop for new hire needs setup")
     assert answer.status == 200 and "Opened" in answer.text
     await bot.settle()
     ticket = await Ticket.get()
@@ -76,11 +74,11 @@ async def test_ticket_new_command_opens_ticket_on_customers_behalf(bot: Harness)
     await bot.settle()
     assert await Ticket.all().count() == 1
     for bad in ("new", "new    "):
-        answer = await bot.driver.slash_command(ANNA, ACME_CHANNEL, "/ticket", bad)
+        answer = await bot.command(ANNA, ACME_CHANNEL, "/ticket", bad)
         assert answer.status == 200 and "Add the problem" in answer.text
-    answer = await bot.driver.slash_command(ANNA, LOUNGE_CHANNEL, "/ticket", "new printer")
+    answer = await bot.command(ANNA, LOUNGE_CHANNEL, "/ticket", "new printer")
     assert "customer's shared channel" in answer.text
-    answer = await bot.driver.slash_command(JO, ACME_CHANNEL, "/ticket", "new I need help")
+    answer = await bot.command(JO, ACME_CHANNEL, "/ticket", "new I need help")
     assert "only our support team" in answer.text.lower()
     assert await Ticket.all().count() == 1
 
@@ -91,16 +89,16 @@ async def test_ticket_visibility_across_customers(bot: Harness) -> None:
     await bot.settle()
     acme_t = await Ticket.get(source_ts=acme.ts)
     globex_t = await Ticket.get(source_ts=globex.ts)
-    own = await bot.driver.slash_command(KIM, ACME_CHANNEL, "/ticket", f"SUP-{acme_t.id}")
+    own = await bot.command(KIM, ACME_CHANNEL, "/ticket", f"SUP-{acme_t.id}")
     assert f"SUP-{acme_t.id}" in own.text and "received" in own.text
     assert "Acme: VPN" not in own.text or True  # customers see status, not the internal card
-    foreign = await bot.driver.slash_command(KIM, ACME_CHANNEL, "/ticket", f"SUP-{globex_t.id}")
-    missing = await bot.driver.slash_command(KIM, ACME_CHANNEL, "/ticket", "SUP-424242")
+    foreign = await bot.command(KIM, ACME_CHANNEL, "/ticket", f"SUP-{globex_t.id}")
+    missing = await bot.command(KIM, ACME_CHANNEL, "/ticket", "SUP-424242")
     assert "couldn't find" in foreign.text and "couldn't find" in missing.text
     assert foreign.text.replace(str(globex_t.id), "N") == missing.text.replace("424242", "N")  # same answer
-    agent_elsewhere = await bot.driver.slash_command(ANNA, GLOBEX_CHANNEL, "/ticket", f"{acme_t.id}")
+    agent_elsewhere = await bot.command(ANNA, GLOBEX_CHANNEL, "/ticket", f"{acme_t.id}")
     assert "couldn't find" in agent_elsewhere.text  # in a customer's channel, only their tickets
-    agent_internal = await bot.driver.slash_command(ANNA, L1_CHANNEL, "/ticket", f"#{acme_t.id}")
+    agent_internal = await bot.command(ANNA, L1_CHANNEL, "/ticket", f"#{acme_t.id}")
     assert "Acme: VPN issue" in agent_internal.text and "Timeline" in agent_internal.text
 
 
@@ -160,7 +158,7 @@ async def test_malformed_payloads_and_empty_texts_get_clear_answers_and_no_5xx(b
         result = await bot.driver.send_raw(body, content_type=content_type)
         assert result.status is not None and result.status < 500, (body, result.status, result.text)
     for text in ("", "   ", "what is this", "SUP-", "#", "new", "\u202e\u0000"):
-        answer = await bot.driver.slash_command(ANNA, L1_CHANNEL, "/ticket", text)
+        answer = await bot.command(ANNA, L1_CHANNEL, "/ticket", text)
         assert answer.status == 200 and answer.text.strip(), text
     await bot.settle()
     assert await Ticket.all().count() == 0
