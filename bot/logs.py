@@ -5,11 +5,35 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 _SECRET = re.compile(r"(xox[abprs]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)")
 _EXTRA_KEYS = ("ticket", "event_id", "request_id", "ref")
+
+# The inbound request (and Slack event) being handled; set by bot/server.py around each dispatch. Tasks
+# started while handling it (Bolt runs listeners in tasks) inherit them, so their records carry them too.
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+EVENT_ID: ContextVar[str | None] = ContextVar("event_id", default=None)
+
+
+def new_request_id() -> str:
+    """A short random id for one inbound request."""
+    return secrets.token_hex(8)
+
+
+class RequestContextFilter(logging.Filter):
+    """Adds the current request id (and Slack event id) to every record that has none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Annotate the record; never drops it."""
+        for key, var in (("request_id", REQUEST_ID), ("event_id", EVENT_ID)):
+            value = var.get()
+            if value and not hasattr(record, key):
+                setattr(record, key, value)
+        return True
 
 
 def redact(text: str) -> str:
@@ -21,8 +45,10 @@ class RedactingFormatter(logging.Formatter):
     """Plain text lines with tokens redacted."""
 
     def format(self, record: logging.LogRecord) -> str:
-        """Format and redact."""
-        return redact(super().format(record))
+        """Format and redact (with the request id at the end, when there is one)."""
+        line = super().format(record)
+        request_id = getattr(record, "request_id", None)
+        return redact(f"{line} [request {request_id}]" if request_id else line)
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,6 +77,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RequestContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -14,14 +14,19 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import db
 from bot.app import build_app
 from bot.clock import Clock
+from bot.flows import home as home_flows
 from bot.flows.inbox import InboundSpool, resume_pending
+from bot.logs import EVENT_ID, REQUEST_ID, new_request_id
+from bot.metrics import CONTENT_TYPE, BotMetrics
 from bot.runtime import Runtime
+from bot.scheduler import BotScheduler
 from bot.slack.outbox import OutboxSender
 from config.settings import RunMode, Settings
 from config.support import SupportConfig
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 BOLT_KEY = web.AppKey("bolt", AsyncApp)
 STATE_KEY = web.AppKey("state", dict)
+METRICS_KEY = web.AppKey("metrics", BotMetrics)
 
 
 @dataclass
@@ -85,29 +91,61 @@ def build_bot(
     web_app[RUNTIME_KEY] = rt
     web_app[BOLT_KEY] = bolt
     web_app[STATE_KEY] = {"accepting": True, "started": time.time()}
+    horizon = config.sla.overview.horizon_delta if config.sla.overview.horizon else timedelta(hours=4)
+    web_app[METRICS_KEY] = BotMetrics(clock=clock, horizon=horizon)
     web_app.router.add_post("/slack/events", handle_slack_request)
     web_app.router.add_get("/healthz", handle_health)
+    web_app.router.add_get("/metrics", handle_metrics)
     web_app.on_startup.append(_on_startup)
     web_app.on_cleanup.append(_on_cleanup)
     return BotParts(web_app=web_app, bolt=bolt, runtime=rt)
 
 
 async def handle_slack_request(request: web.Request) -> web.Response:
-    """Events, slash commands and interactivity, all through Bolt (which verifies the signature)."""
+    """Events, slash commands and interactivity, all through Bolt; with a request id (logs, X-Request-Id)
+    and counted in the metrics with the time to the answer (the ack)."""
+    started = time.perf_counter()
+    request_id = new_request_id()
+    token = REQUEST_ID.set(request_id)
+    try:
+        response, body = await _dispatch(request)
+    finally:
+        REQUEST_ID.reset(token)
+    elapsed = time.perf_counter() - started
+    request.app[METRICS_KEY].observe_request(body, status=response.status, seconds=elapsed)
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+async def _dispatch(request: web.Request) -> tuple[web.Response, dict | None]:
     if not request.app[STATE_KEY]["accepting"]:
-        return web.Response(status=503, text="shutting down")
+        return web.Response(status=503, text="shutting down"), None
     try:
         bolt_request = await to_bolt_request(request)
-    except ValueError:
+    except Exception:  # noqa: BLE001 - any body Bolt cannot parse (bad JSON, not UTF-8, a list …)
         # Bolt parses the body before it checks the signature; answer like Slack's contract wants:
         # 401 for anything unsigned, 400 for a correctly signed body that is not valid JSON/form data.
-        body = await request.text()
+        body = await request.read()
         verifier = SignatureVerifier(request.app[RUNTIME_KEY].signing_secret)
         if not verifier.is_valid_request(body, dict(request.headers)):
-            return web.Response(status=401, text="invalid signature")
-        return web.Response(status=400, text="malformed request body")
-    bolt_response = await request.app[BOLT_KEY].async_dispatch(bolt_request)
-    return await to_aiohttp_response(bolt_response)
+            return web.Response(status=401, text="invalid signature"), None
+        return web.Response(status=400, text="malformed request body"), None
+    parsed = bolt_request.body if isinstance(bolt_request.body, dict) else None
+    event_token = EVENT_ID.set(str(parsed["event_id"])[:64] if parsed and parsed.get("event_id") else None)
+    try:
+        bolt_response = await request.app[BOLT_KEY].async_dispatch(bolt_request)
+    except Exception:  # Bolt's matchers can fail on a signed payload of the wrong shape: 400, never a 5xx
+        log.exception("could not dispatch a request; answered 400")
+        return web.Response(status=400, text="malformed request payload"), parsed
+    finally:
+        EVENT_ID.reset(event_token)
+    return await to_aiohttp_response(bolt_response), parsed
+
+
+async def handle_metrics(request: web.Request) -> web.Response:
+    """Prometheus text format (docs/operations.md lists the metrics)."""
+    body = await request.app[METRICS_KEY].exposition()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 async def handle_health(request: web.Request) -> web.Response:
@@ -136,10 +174,15 @@ async def _on_startup(app: web.Application) -> None:
     await resume_pending(rt, older_than=timedelta(seconds=0))
     await rt.sender.start()
     await rt.spool.start()
+    app[STATE_KEY]["scheduler"] = scheduler = BotScheduler(rt)
+    await scheduler.start()
 
 
 async def _on_cleanup(app: web.Application) -> None:
     rt = app[RUNTIME_KEY]
+    if (scheduler := app[STATE_KEY].get("scheduler")) is not None:
+        await scheduler.stop()
+    await home_flows.stop(rt)
     await rt.spool.stop()
     await rt.sender.stop(grace=rt.settings.shutdown_grace_seconds)
     await db.close_db()
@@ -172,17 +215,22 @@ async def serve(parts: BotParts, settings: Settings) -> None:
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
-    socket_handler = None
-    if settings.mode == RunMode.SOCKET:
-        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-
-        socket_handler = AsyncSocketModeHandler(parts.bolt, settings.slack_app_token)
-        await socket_handler.connect_async()
-    log.info("bot listening on http://%s:%s (mode: %s)", settings.host, settings.port, settings.mode.value)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    socket_handler = None
+    if settings.mode == RunMode.SOCKET:
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+        try:
+            await check_app_token(parts.runtime, settings.slack_app_token or "")
+        except BaseException:
+            await runner.cleanup()
+            raise
+        socket_handler = AsyncSocketModeHandler(parts.bolt, settings.slack_app_token)
+        await socket_handler.connect_async()
+    log.info("bot listening on http://%s:%s (mode: %s)", settings.host, settings.port, settings.mode.value)
     await stop.wait()
     log.info(
         "shutting down: no new requests, finishing in-flight work (up to %ss)",
@@ -195,6 +243,32 @@ async def serve(parts: BotParts, settings: Settings) -> None:
     await _wait_for_listeners(settings.shutdown_grace_seconds)
     await runner.cleanup()
     log.info("stopped")
+
+
+class AppTokenError(RuntimeError):
+    """Slack refused the app-level token (Socket Mode cannot connect)."""
+
+
+async def check_app_token(rt: Runtime, app_token: str) -> None:
+    """Open one Socket Mode connection URL up front, so a bad SLACK_APP_TOKEN stops the bot with a clear error
+    (slack_sdk's client would otherwise retry forever)."""
+    client = AsyncWebClient(token=app_token, base_url=rt.settings.slack_api_url, timeout=10)
+    try:
+        await client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        if error in (
+            "invalid_auth",
+            "not_authed",
+            "not_allowed_token_type",
+            "token_revoked",
+            "account_inactive",
+        ):
+            raise AppTokenError(
+                f"SLACK_APP_TOKEN was refused by Slack ({error}): create an app-level token with the "
+                "connections:write scope (Basic Information > App-Level Tokens)"
+            ) from None
+        raise
 
 
 async def _wait_for_listeners(grace: float) -> None:

@@ -29,9 +29,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    slack_bot_token: str | None = Field(default=None, description="Bot token, xoxb-…")
-    slack_signing_secret: str | None = Field(default=None, description="Signing secret of the Slack app")
-    slack_app_token: str | None = Field(default=None, description="App-level token xapp-… (Socket Mode)")
+    # repr=False: secrets never show up in logs, tracebacks or error messages that print the settings.
+    slack_bot_token: str | None = Field(default=None, description="Bot token, xoxb-…", repr=False)
+    slack_signing_secret: str | None = Field(default=None, description="Signing secret", repr=False)
+    slack_app_token: str | None = Field(default=None, description="App-level token xapp-…", repr=False)
     slack_api_url: str = "https://slack.com/api/"
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=0, le=65535)

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config.sla import SlaSettings
+
 Level = Literal["L1", "L2", "L3"]
 Priority = Literal["P1", "P2", "P3", "P4"]
 LEVELS: tuple[Level, ...] = ("L1", "L2", "L3")
@@ -163,6 +165,71 @@ class EscalationSettings(_Strict):
         return self
 
 
+class KbSettings(_Strict):
+    """Knowledge base: suggestions on new tickets, the offer to customers, review reminders."""
+
+    # Articles suggested in a new ticket's card thread (and again after an escalation with new context).
+    suggestions: int = Field(default=3, ge=1, le=5)
+    # Offer a public high-confidence match to the customer in their thread ("This solved it").
+    offer_to_customer: bool = False
+    # Remind an article's owner when it was not reviewed for this many days ...
+    review_after_days: int = Field(default=180, ge=1, le=3650)
+    # ... or when it got this many "not relevant" clicks since its last review.
+    not_relevant_threshold: int = Field(default=3, ge=1, le=1000)
+    # When the weekly review reminder goes out (in defaults.timezone).
+    review_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    review_time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"
+
+
+class ReportSettings(_Strict):
+    """Reports: the scheduled digest (summary and chart) posted to a channel."""
+
+    # Channel of the digest (the bot must be a member); unset: no digest.
+    digest_channel: str | None = None
+    # When the digest goes out: a crontab line (minute hour day month weekday) in defaults.timezone.
+    digest_cron: str = "0 9 * * mon"
+    # The digest covers this many full local days before the day it runs.
+    digest_days: int = Field(default=7, ge=1, le=31)
+
+    @field_validator("digest_channel")
+    @classmethod
+    def _digest_channel(cls, value: str | None) -> str | None:
+        return _channel(value) if value else None
+
+    @field_validator("digest_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"'{value}' is not a crontab line like '0 9 * * mon' (minute hour day month weekday): {exc}"
+            ) from None
+        return value
+
+
+class CsatSettings(_Strict):
+    """Customer satisfaction: the 1-5 rating asked after a customer confirms a resolution."""
+
+    # Share of confirmed resolutions that get a survey: 0.0 (never) to 1.0 (every one).
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    # Nobody is asked again within this time (per customer user).
+    cooldown: str = "24h"
+
+    @field_validator("cooldown")
+    @classmethod
+    def _cooldown(cls, value: str) -> str:
+        parse_window(value)
+        return value
+
+    @property
+    def cooldown_delta(self) -> timedelta:
+        """The cooldown as a timedelta."""
+        return parse_window(self.cooldown)
+
+
 class Defaults(_Strict):
     """Workspace-wide defaults."""
 
@@ -190,6 +257,10 @@ class SupportConfig(_Strict):
     customers: list[Customer] = Field(default_factory=list)
     leads: list[str] = Field(default_factory=list)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    sla: SlaSettings = Field(default_factory=SlaSettings)
+    kb: KbSettings = Field(default_factory=KbSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+    csat: CsatSettings = Field(default_factory=CsatSettings)
 
     _check_leads = field_validator("leads")(classmethod(lambda cls, v: _pings(v)))
 
@@ -214,6 +285,9 @@ class SupportConfig(_Strict):
                         f"customers[{index}].channels: {channel} is also a support level channel; "
                         "customer channels and internal channels must differ"
                     )
+        sla_problems = self.sla.problems(self)
+        if sla_problems:
+            raise ValueError("; ".join(sla_problems))
         return self
 
     # Lookups used across the services.

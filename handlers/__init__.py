@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, events, shortcuts, views
+from handlers import actions, commands, events, home, kb, shortcuts, sla, support, views
 
 
 def register(app: AsyncApp) -> None:
     """Attach every listener to the app."""
-    for module in (events, commands, actions, shortcuts, views):
+    # home first: its app_home_opened listener must win over events' placeholder (Bolt runs the first match).
+    for module in (home, events, commands, actions, shortcuts, views, sla, kb, support):
         module.register(app)

@@ -152,3 +152,4 @@ class TimelineEntry(Model):
     class Meta:
         table = "ticket_timeline"
         ordering = ["at", "id"]
+        indexes = (("ticket_id", "kind"), ("at", "kind"))

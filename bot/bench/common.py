@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from bot.sandbox.driver import DriverResult, SlackDriver
-from bot.sandbox.standin import CallRecord, SlackStandIn, Workspace
+from bot.sandbox.standin import CallRecord, Ephemeral, SlackStandIn, Workspace
 from bot.sandbox.standin.workspace import JsonDict
 
 LOOPBACK = "127.0.0.1"
@@ -871,3 +871,59 @@ def cancel_on_sigterm() -> None:
     if task is not None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
+# ---------------------------------------------------------------------- what a person sees after a command
+
+
+class CommandAnswers:
+    """What the person who ran a slash command saw as its answer, found in the stand-in's workspace.
+
+    The answer is the latest ephemeral posted through the command's response_url: the ack's body (the
+    driver applies it) or a later post to the response_url (an app that acks first and answers after the
+    work). The index of ephemerals is built incrementally, so looking up thousands of answers stays cheap.
+    """
+
+    def __init__(self, standin: SlackStandIn) -> None:
+        self.standin = standin
+        self._by_ts: dict[str, Ephemeral] = {}
+        self._indexed = 0
+
+    def of(self, result: DriverResult | None) -> Ephemeral | None:
+        """The answer shown for this command, or None (not answered yet, or not at all)."""
+        if result is None or not result.response_url:
+            return None
+        record = self.standin.response_url_record(result.response_url)
+        if record is None or record.last_ephemeral_ts is None:
+            return None
+        ephemerals = self.standin.workspace.ephemerals
+        if record.last_ephemeral_ts not in self._by_ts and self._indexed < len(ephemerals):
+            for ephemeral in ephemerals[self._indexed :]:
+                self._by_ts[ephemeral.ts] = ephemeral
+            self._indexed = len(ephemerals)
+        return self._by_ts.get(record.last_ephemeral_ts)
+
+    def text(self, result: DriverResult | None) -> str:
+        """The answer's text ('' when there is none)."""
+        answer = self.of(result)
+        return answer.text if answer is not None else ""
+
+    def answered_at(self, result: DriverResult | None) -> float:
+        """When the answer was shown (epoch s, from its ts), NaN when there is none."""
+        answer = self.of(result)
+        return float(answer.ts) if answer is not None else math.nan
+
+    async def wait(self, results: Iterable[DriverResult], *, idle: float, limit: float = 600.0) -> int:
+        """Wait until every acknowledged command has an answer, giving up after `idle` s without a new one
+        (or `limit` s in all); returns how many are still without one."""
+        waiting = [r for r in results if r.status == 200]
+        started = last_progress = time.monotonic()
+        while True:
+            before = len(waiting)
+            waiting = [r for r in waiting if self.of(r) is None]
+            now = time.monotonic()
+            if len(waiting) < before:
+                last_progress = now
+            if not waiting or now - last_progress >= idle or now - started >= limit:
+                return len(waiting)
+            await asyncio.sleep(0.05)

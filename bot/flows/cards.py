@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.flows import home
 from bot.runtime import Runtime
 from bot.services import escalation as svc
 from bot.slack import outbox
@@ -94,9 +95,12 @@ async def render_card(
     rt: Runtime, ticket: Ticket, card: TicketCard, *, pings: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """A card payload for the ticket as it is now, from the point of view of that card."""
+    home.touch(rt, ticket, level=card.level)  # a card changes when its ticket does: so do Home views
     is_current = card.active and card.level == ticket.level and ticket.status in OPEN_STATUSES
     fields = svc.context_fields(rt.config, card.level) if card.level != "L1" else []
     context = tuple((f.label, (ticket.context or {}).get(f.id, "")) for f in fields)
+    if not pings and is_current:
+        pings = card_pings(rt, card)
     data = card_data(rt, ticket, pings=pings)
     data = type(data)(
         **{
@@ -107,7 +111,7 @@ async def render_card(
             "reason": await _last_reason(ticket, card.level) if card.level != "L1" else None,
             "state_note": card.note,
             "buttons": BUTTONS.get(card.level, ()),
-            "sla_line": await _sla_line(ticket),
+            "sla_line": await _sla_line(ticket) if is_current else None,
         }
     )
     return build_ticket_card(data)
@@ -124,6 +128,21 @@ async def refresh_card(rt: Runtime, ticket: Ticket, card: TicketCard, now: datet
         target=target,
         now=now,
     )
+
+
+def card_pings(rt: Runtime, card: TicketCard) -> tuple[str, ...]:
+    """Who a card is for: the route's specialists in a component channel, else the level's group."""
+    route = next((r for r in rt.config.routes if r.channel == card.channel_id), None)
+    if route is not None:
+        return tuple(route.ping)
+    level = rt.config.levels.get(card.level)  # type: ignore[call-overload]
+    return tuple(level.ping) if level else ()
+
+
+async def refresh_all_cards(rt: Runtime, ticket: Ticket, now: datetime) -> None:
+    """Update every card of the ticket (status changes like resolved or closed show on all of them)."""
+    for card in await TicketCard.filter(ticket_id=ticket.id).order_by("id"):
+        await refresh_card(rt, ticket, card, now)
 
 
 async def refresh_active_card(rt: Runtime, ticket: Ticket, now: datetime) -> None:

@@ -9,12 +9,15 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from bot.errors import NotFoundError, PermissionDeniedError, UsageError
+from bot.flows import csat as csat_flows
+from bot.flows import kb as kb_flows
 from bot.flows.cards import (
     active_card,
     post_card,
     post_in_card_thread,
     post_to_customer,
     refresh_active_card,
+    refresh_all_cards,
     refresh_card,
     stream_of,
 )
@@ -34,9 +37,12 @@ log = logging.getLogger(__name__)
 
 
 async def actor_for(rt: Runtime, *, user_id: str, team_id: str | None) -> Actor:
-    """The acting person with their levels (from level channel membership) and lead flag."""
-    if not team_id:
-        team_id = await rt.user_team(user_id)
+    """The acting person with their levels (from level channel membership) and lead flag.
+
+    The team comes from Slack's own record of the user (users.info), not from the payload; the payload's
+    team is used only when Slack cannot tell.
+    """
+    team_id = await rt.user_team(user_id) or team_id
     if rt.is_external_team(team_id):
         return Actor(user_id=user_id, team_id=team_id, is_external=True)
     levels = set()
@@ -145,10 +151,16 @@ async def escalate(
         pings = tuple(route.ping if route else rt.config.levels[to_level].ping)  # type: ignore[index]
         note = f"⬆️ Escalated from {from_level} by {mention(actor.user_id)} · {_when(now)}"
         await post_card(rt, ticket, level=to_level, channel=channel, pings=pings, now=now, note=note)
-        await post_to_customer(
-            rt, ticket, build_customer_update(language=_language(rt, ticket), name="forwarded", key=key), now
-        )
+        if await TimelineEntry.filter(ticket_id=ticket.id, kind="escalated").count() == 1:
+            # The customer hears once that specialists took over; further internal moves are not news to them.
+            await post_to_customer(
+                rt,
+                ticket,
+                build_customer_update(language=_language(rt, ticket), name="forwarded", key=key),
+                now,
+            )
         await _sla(ticket, "ESCALATED", rt, now, level=to_level)
+        await kb_flows.suggest_for_ticket(rt, ticket, stage=f"escalated_{to_level}", now=now)
     await _done(rt)
     return ticket
 
@@ -361,7 +373,7 @@ async def _resolve(
     if card is not None:
         card.note = f"✅ Resolved by {mention(actor_id)} · {_when(now)} · waiting for the customer to confirm"
         await card.save(update_fields=["note"])
-        await refresh_card(rt, ticket, card, now)
+    await refresh_all_cards(rt, ticket, now)
     await post_to_customer(
         rt,
         ticket,
@@ -371,6 +383,7 @@ async def _resolve(
         now,
     )
     await _sla(ticket, "RESOLVED", rt, now)
+    await kb_flows.offer_capture(rt, ticket, resolver_id=actor_id, now=now)
 
 
 async def reopen(rt: Runtime, *, ticket_id: int, actor: Actor, reason: str) -> Ticket:
@@ -395,7 +408,7 @@ async def reopen(rt: Runtime, *, ticket_id: int, actor: Actor, reason: str) -> T
             who = "the customer" if actor.is_external else mention(actor.user_id)
             card.note = f"🔁 Reopened by {who} · {_when(now)}"
             await card.save(update_fields=["active", "note"])
-            await refresh_card(rt, ticket, card, now)
+            await refresh_all_cards(rt, ticket, now)
             if reason.strip():
                 await post_in_card_thread(
                     rt, ticket, card, f"🔁 *Reopened* by {who}:\n{quote(reason, 2800)}", now
@@ -422,11 +435,12 @@ async def confirm(rt: Runtime, *, ticket_id: int, actor: Actor) -> Ticket:
         if card is not None:
             card.note = f"🔒 Closed: the customer confirmed the solution · {_when(now)}"
             await card.save(update_fields=["note"])
-            await refresh_card(rt, ticket, card, now)
+        await refresh_all_cards(rt, ticket, now)
         await post_to_customer(
             rt, ticket, build_customer_update(language=_language(rt, ticket), name="closed", key=key), now
         )
         await _sla(ticket, "CLOSED", rt, now)
+        await csat_flows.ask_after_confirm(rt, ticket, actor=actor, now=now)
     await _done(rt)
     return ticket
 

@@ -12,12 +12,14 @@ from tortoise.transactions import in_transaction
 
 from bot.errors import NotFoundError, PermissionDeniedError, UsageError, UserFacingError
 from bot.flows import cards
+from bot.flows import kb as kb_flows
 from bot.flows.cards import active_card, stream_of
 from bot.runtime import Runtime
 from bot.services import escalation as escalation_service
 from bot.services import intake
 from bot.services.customers import ensure_customer
 from bot.services.intake import InboundMessage, Outcome
+from bot.services.sla.engine import SlaEvent, on_ticket_event
 from bot.slack import outbox
 from bot.slack.blocks.customer import build_customer_ack
 from bot.slack.blocks.customer import text as customer_text
@@ -81,8 +83,12 @@ async def _notify_new_ticket(rt: Runtime, ticket: Ticket, now: datetime, *, cust
             thread_ts=ticket.thread_ts,
             now=now,
         )
+    await on_ticket_event(
+        ticket, SlaEvent.CREATED, at=ticket.created_at, config=rt.config, actor_id=ticket.opened_by_id
+    )
     level = rt.config.levels["L1"]
     await cards.post_card(rt, ticket, level="L1", channel=level.channel, pings=tuple(level.ping), now=now)
+    await kb_flows.suggest_for_ticket(rt, ticket, stage="created", now=now)
 
 
 async def _mirror(
@@ -181,6 +187,10 @@ async def process_message_event(
             await ticket.save(update_fields=["permalink"])
             await _notify_new_ticket(rt, ticket, now, customer_root=False)
         elif result.outcome in (Outcome.REPLY, Outcome.FOLLOWUP) and result.ticket and result.message:
+            sla_event = (
+                SlaEvent.AGENT_REPLY if result.message.author_kind == "agent" else SlaEvent.CUSTOMER_REPLY
+            )
+            await on_ticket_event(result.ticket, sla_event, at=msg.at, config=rt.config, actor_id=msg.user_id)
             if result.message.author_kind == "customer" and await escalation_service.customer_replied(
                 ticket=result.ticket, actor_id=msg.user_id, at=now
             ):

@@ -42,9 +42,16 @@ async def show_ticket(rt: Runtime, *, key_text: str, viewer: Viewer) -> dict[str
         )
     entries = await TimelineEntry.filter(ticket_id=ticket.id).order_by("-at", "-id").limit(8)
     lines = [
-        f"{e.at:%Y-%m-%d %H:%M} UTC · {e.kind.replace('_', ' ')} · <@{e.actor_id}>" for e in reversed(entries)
+        f"{slack_date(e.at.timestamp(), fallback=f'{e.at:%Y-%m-%d %H:%M} UTC')} · {e.kind.replace('_', ' ')}"
+        f" · {_actor(e.actor_id)}"
+        for e in reversed(entries)
     ]
     return build_ticket_ephemeral(card_data(rt, ticket), lines)
+
+
+def _actor(actor_id: str) -> str:
+    """A person as a mention; the bot's own parts (SLA engine, scheduler) by name."""
+    return f"<@{actor_id}>" if actor_id[:1] in ("U", "W") and actor_id[1:].isalnum() else escape(actor_id)
 
 
 async def list_tickets(rt: Runtime, *, actor: Actor, args: str, limit: int = 20) -> dict[str, Any]:

@@ -105,6 +105,51 @@ def demo_support_raw() -> dict[str, Any]:
                 "language": "de",
             },
         ],
+        # Short SLA targets (minutes), so the sandbox shows warnings, breaches and nudges within minutes.
+        "sla": {
+            "calendars": {
+                "office": {
+                    "timezone": "Europe/Berlin",
+                    "holidays": "DE-BY",
+                    "hours": {d: ["08:00-12:00", "13:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+                },
+            },
+            "plans": {
+                "gold": {
+                    "calendar": "24x7",
+                    "P1": {"first_response": "2m", "next_response": "5m", "resolution": "15m"},
+                    "P2": {"first_response": "5m", "next_response": "10m", "resolution": "30m"},
+                    "P3": {"first_response": "10m", "next_response": "20m", "resolution": "1h"},
+                    "P4": {"first_response": "30m", "next_response": "1h", "resolution": "4h"},
+                },
+                "silver": {
+                    "calendar": "24x7",
+                    "P1": {"first_response": "5m", "next_response": "10m", "resolution": "30m"},
+                    "P2": {"first_response": "10m", "next_response": "20m", "resolution": "1h"},
+                    "P3": {"first_response": "20m", "next_response": "40m", "resolution": "2h"},
+                    "P4": {"first_response": "1h", "resolution": "8h"},
+                },
+                "standard": {
+                    "calendar": "office",
+                    "P1": {"first_response": "30m", "resolution": "4h"},
+                    "P2": {"first_response": "1h", "resolution": "8h"},
+                    "P3": {"first_response": "4h", "resolution": "16h"},
+                    "P4": {"first_response": "8h", "resolution": "40h"},
+                },
+            },
+            "ola": {
+                "L2": {"P1": "3m", "P2": "5m", "P3": "10m", "P4": "20m"},
+                "L3": {"P1": "5m", "P2": "10m", "P3": "20m", "P4": "40m"},
+            },
+            "alerts": {
+                "thresholds": [50, 75, 90],
+                "warning": ["channel", "assignee"],
+                "breach": ["channel", "assignee", "group"],
+                "P1": {"breach": ["channel", "assignee", "group", "leads", "escalate"]},
+            },
+            "stale_after": "10m",
+            "overview": {"at": "08:30", "days": ["mon", "tue", "wed", "thu", "fri"], "horizon": "1h"},
+        },
     }
 
 

@@ -3,6 +3,8 @@
 Every method stores the person's action in the stand-in's workspace first (so the Web API finds it
 later), then POSTs a request signed exactly like Slack's to the bot's `/slack/events` URL.
 Interactions are built from what the person can actually see (stored messages and views).
+With `transport="socket"` the same payloads go out as Socket Mode envelopes over the stand-in's
+websocket instead (unsigned, as Slack sends them), and the ack's payload plays the HTTP answer's part.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import aiohttp
 
+from .standin.socket import EnvelopeType
 from .standin.webapi import SlackStandIn
 from .standin.workspace import (
     Channel,
@@ -34,6 +37,8 @@ from .standin.workspace import (
 )
 
 _EVENT_SEQ = itertools.count(1)
+
+Transport = Literal["http", "socket"]
 
 _TEXT_INPUTS = frozenset(
     {"plain_text_input", "email_text_input", "url_text_input", "number_input", "rich_text_input"}
@@ -93,16 +98,18 @@ class DriverResult:
     view_id: str | None = None
     followups: list[DriverResult] = field(default_factory=list)
     applied_error: str | None = None
+    transport: Transport = "http"
+    envelope_id: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True for an HTTP 2xx answer."""
+        """True for an HTTP 2xx answer (Socket Mode: the envelope was acknowledged, reported as 200)."""
         return self.status is not None and 200 <= self.status < 300
 
     @property
     def delivered(self) -> bool:
         """False when nothing was sent (e.g. view closed without notify_on_close)."""
-        return self.status is not None
+        return self.status is not None or self.envelope_id is not None
 
     @property
     def acked_in_time(self) -> bool:
@@ -123,7 +130,12 @@ class DriverResult:
 
 
 class SlackDriver:
-    """Sends correctly signed Events API / slash command / interactivity requests to the bot."""
+    """Sends correctly signed Events API / slash command / interactivity requests to the bot.
+
+    `transport="socket"` delivers the same payloads as Socket Mode envelopes through the stand-in's
+    websocket (the bot must be connected); `ack_timeout` bounds the wait for each ack, and a missing ack
+    gives a result with `status=None`. `send_raw` always uses HTTP (it tests the signed endpoint).
+    """
 
     def __init__(
         self,
@@ -135,7 +147,12 @@ class SlackDriver:
         verification_token: str = "standin-verification-token",
         timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        transport: Transport = "http",
+        ack_timeout: float = 5.0,
+        connect_timeout: float = 5.0,
     ) -> None:
+        if transport not in ("http", "socket"):
+            raise ValueError(f"transport must be 'http' or 'socket', not {transport!r}")
         self.standin = standin
         self.bot_events_url = bot_events_url
         self.signing_secret = signing_secret
@@ -143,6 +160,9 @@ class SlackDriver:
         self.verification_token = verification_token
         self.timeout = timeout
         self.clock = clock
+        self.transport: Transport = transport
+        self.ack_timeout = ack_timeout
+        self.connect_timeout = connect_timeout
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -182,7 +202,10 @@ class SlackDriver:
         signature: str | None = None,
         content_type: str = "application/json",
     ) -> DriverResult:
-        """POST arbitrary bytes (for hostile-input tests): unsigned, stale timestamp or forged signature."""
+        """POST arbitrary bytes (for hostile-input tests): unsigned, stale timestamp or forged signature.
+
+        Always over HTTP, whatever the transport: it tests the bot's signed endpoint.
+        """
         sent: dict[str, str] = {"Content-Type": content_type}
         if sign:
             sent.update(self.signed_headers(body, timestamp))
@@ -207,25 +230,76 @@ class SlackDriver:
             parsed = None
         return DriverResult(status, text, parsed, resp_headers, body, headers, payload, elapsed)
 
+    async def _send_envelope(
+        self,
+        envelope_type: EnvelopeType,
+        payload: JsonDict,
+        *,
+        retry_attempt: int | None = None,
+        retry_reason: str | None = None,
+    ) -> DriverResult:
+        """Deliver a payload as a Socket Mode envelope and wait (bounded) for the bot's ack."""
+        envelope = await self.standin.socket.deliver(
+            envelope_type,
+            payload,
+            ack_timeout=self.ack_timeout,
+            connect_timeout=self.connect_timeout,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+        )
+        answer = envelope.ack_payload
+        latency = envelope.ack_latency
+        return DriverResult(
+            status=200 if envelope.acked else None,
+            text=json.dumps(answer) if answer else "",
+            json=answer,
+            headers={},
+            sent_body=json.dumps(envelope.frame()).encode(),
+            sent_headers={},
+            payload=payload,
+            elapsed=latency if latency is not None else time.monotonic() - envelope.sent_at,
+            transport="socket",
+            envelope_id=envelope.envelope_id,
+        )
+
     async def _send_json(
         self, payload: JsonDict, extra_headers: Mapping[str, str] | None = None
     ) -> DriverResult:
+        if self.transport == "socket":
+            return await self._send_envelope("events_api", payload)
         body = json.dumps(payload).encode()
         headers = {"Content-Type": "application/json", **self.signed_headers(body), **(extra_headers or {})}
         return await self._post(body, headers, payload=payload)
 
     async def _send_form(self, fields: Mapping[str, str], payload: JsonDict) -> DriverResult:
+        if self.transport == "socket":
+            return await self._send_envelope("slash_commands", dict(fields))
         body = urlencode(fields).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded", **self.signed_headers(body)}
         return await self._post(body, headers, payload=payload)
 
     async def _send_interaction(self, payload: JsonDict) -> DriverResult:
+        if self.transport == "socket":
+            return await self._send_envelope("interactive", payload)
         return await self._send_form({"payload": json.dumps(payload)}, payload)
 
     async def redeliver(
         self, previous: DriverResult, retry_num: int = 1, reason: str = "http_timeout"
     ) -> DriverResult:
-        """Re-send the same body (same event_id) freshly signed, with Slack's retry headers."""
+        """Re-send the same body (same event_id) freshly signed, with Slack's retry headers.
+
+        For a Socket Mode result: the same payload in a new envelope with retry_attempt/retry_reason.
+        """
+        if previous.transport == "socket" and previous.envelope_id is not None:
+            sent = self.standin.socket.envelope(previous.envelope_id)
+            result = await self._send_envelope(
+                sent.type,
+                previous.payload,
+                retry_attempt=retry_num,
+                retry_reason=reason,
+            )
+            result.event_id, result.ts = previous.event_id, previous.ts
+            return result
         headers = {
             "Content-Type": previous.sent_headers.get("Content-Type", "application/json"),
             **self.signed_headers(previous.sent_body),

@@ -22,7 +22,7 @@ def parse_key(text: str, prefix: str) -> int:
     """Accept 'SUP-42', 'sup-42', '42' and '#42'; raise UsageError otherwise."""
     match = _KEY.match(text or "")
     if not match:
-        raise UsageError(f"'{_clip(text)}' is not a ticket key. Write it like {prefix}-42, 42 or #42.")
+        raise UsageError(f"'{_safe(_clip(text))}' is not a ticket key. Write it like {prefix}-42, 42 or #42.")
     given = match.group("prefix")
     if given and given.upper() != prefix.upper():
         raise UsageError(f"Ticket keys here start with {prefix}-, like {prefix}-42.")
@@ -62,6 +62,11 @@ async def record(
 ) -> TimelineEntry:
     """Append one entry to the ticket's timeline."""
     return await TimelineEntry.create(ticket=ticket, kind=kind, actor_id=actor_id, at=at, data=data or {})
+
+
+def _safe(text: str) -> str:
+    """User text echoed in an answer: no mrkdwn control characters (no pings, links or formatting)."""
+    return "".join(ch for ch in text if ch not in "<>&`*_~@!")
 
 
 def _clip(text: str, limit: int = 40) -> str:

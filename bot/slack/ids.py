@@ -16,6 +16,9 @@ class Command(StrEnum):
     UNASSIGN = "/unassign"
     RESOLVE = "/resolve"
     REOPEN = "/reopen"
+    SLA = "/sla"
+    KB = "/kb"
+    SUPPORT = "/support"
 
 
 class ActionId(StrEnum):
@@ -44,6 +47,42 @@ class ActionId(StrEnum):
     TICKET_TEXT = "ticket.text"
     TICKET_PRIORITY = "ticket.priority"
     TICKET_CUSTOMER = "ticket.customer"
+    KB_HELPED = "kb.helped"
+    KB_NOT_RELEVANT = "kb.not_relevant"
+    KB_SEND = "kb.send"
+    KB_CUSTOMER_SOLVED = "kb.customer.solved"
+    KB_CUSTOMER_NEED_HELP = "kb.customer.need_help"
+    KB_SHARE = "kb.share"
+    KB_WRITE = "kb.write"
+    KB_REVIEW_CONFIRM = "kb.review.confirm"
+    KB_REVIEW_EDIT = "kb.review.edit"
+    KB_REVIEW_RETIRE = "kb.review.retire"
+    KB_TITLE = "kb.title"
+    KB_PROBLEM = "kb.problem"
+    KB_SOLUTION = "kb.solution"
+    KB_TAGS = "kb.tags"
+    KB_COMPONENT = "kb.component"
+    KB_VISIBILITY = "kb.visibility"
+    HOME_CLAIM = "home.claim"
+    HOME_OPEN = "home.open"
+    HOME_REFRESH = "home.refresh"
+    CSAT_RATE_1 = "csat.rate.1"
+    CSAT_RATE_2 = "csat.rate.2"
+    CSAT_RATE_3 = "csat.rate.3"
+    CSAT_RATE_4 = "csat.rate.4"
+    CSAT_RATE_5 = "csat.rate.5"
+    CSAT_COMMENT = "csat.comment"
+    CSAT_COMMENT_TEXT = "csat.comment.text"
+
+
+# The CSAT rating buttons (1 … 5), each its own action_id (Slack wants them unique within a block).
+CSAT_RATINGS: dict[int, ActionId] = {
+    1: ActionId.CSAT_RATE_1,
+    2: ActionId.CSAT_RATE_2,
+    3: ActionId.CSAT_RATE_3,
+    4: ActionId.CSAT_RATE_4,
+    5: ActionId.CSAT_RATE_5,
+}
 
 
 class CallbackId(StrEnum):
@@ -58,6 +97,9 @@ class CallbackId(StrEnum):
     MODAL_NOTE = "ticket.note"
     MODAL_DRAFT = "ticket.draft"
     MODAL_DRAFT_EDIT = "draft.edit"
+    MODAL_KB_ARTICLE = "kb.article"
+    MODAL_HOME_TICKET = "home.ticket"
+    MODAL_CSAT_COMMENT = "csat.comment"
 
 
 class BlockId(StrEnum):
@@ -77,6 +119,24 @@ class BlockId(StrEnum):
     RESOLVE_INTERNAL = "resolve_internal"
     RESOLVE_PUBLISH = "resolve_publish"
     CONTEXT_PREFIX = "ctx_"
+    KB_TITLE = "kb_title"
+    KB_PROBLEM = "kb_problem"
+    KB_SOLUTION = "kb_solution"
+    KB_TAGS = "kb_tags"
+    KB_COMPONENT = "kb_component"
+    KB_VISIBILITY = "kb_visibility"
+    # One actions block per suggested article / search result / article under review, suffixed by its id.
+    KB_SUGGESTION_PREFIX = "kb_sug_"
+    KB_RESULT_PREFIX = "kb_res_"
+    KB_REVIEW_PREFIX = "kb_rev_"
+    KB_CUSTOMER_ACTIONS = "kb_customer_actions"
+    KB_WRITE_ACTIONS = "kb_write_actions"
+    # One section per ticket on Home, suffixed by its id (a ticket can be in two lists).
+    HOME_MINE_PREFIX = "home_mine_"
+    HOME_QUEUE_PREFIX = "home_queue_"
+    HOME_RISK_PREFIX = "home_risk_"
+    CSAT_ACTIONS = "csat_actions"
+    CSAT_COMMENT = "csat_comment"
 
 
 class Reaction(StrEnum):

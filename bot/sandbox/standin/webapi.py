@@ -24,6 +24,7 @@ from aiohttp import web
 
 from .faults import CallRecord, FaultInjector
 from .limits import Leak, LeakGuard, check_message_content, check_view
+from .socket import SOCKET_PATH, SocketModeHub
 from .workspace import (
     INTERACTIVE_ELEMENT_TYPES,
     Channel,
@@ -38,6 +39,8 @@ EventSink = Callable[[JsonDict], Awaitable[Any] | Any]
 Handler = Callable[["SlackStandIn", "Args"], JsonDict]
 
 METHODS: dict[str, Handler] = {}
+# Methods called with the app-level token (xapp-…) instead of the bot token.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 STANDIN_KEY: web.AppKey[SlackStandIn] = web.AppKey("slack_standin")
 
 _JSON_FIELDS = ("blocks", "attachments", "view", "metadata", "files")
@@ -133,6 +136,7 @@ class SlackStandIn:
         workspace: Workspace,
         *,
         bot_token: str = "xoxb-standin-token",
+        app_token: str | None = None,
         trigger_ttl: float = 3.0,
         response_url_max_uses: int = 5,
         response_url_ttl: float = 30 * 60,
@@ -141,6 +145,7 @@ class SlackStandIn:
     ) -> None:
         self.workspace = workspace
         self.bot_token = bot_token
+        self.app_token = app_token
         self.trigger_ttl = trigger_ttl
         self.response_url_max_uses = response_url_max_uses
         self.response_url_ttl = response_url_ttl
@@ -156,6 +161,7 @@ class SlackStandIn:
         self.response_urls: dict[str, ResponseUrl] = {}
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.socket = SocketModeHub(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -908,6 +914,12 @@ def files_complete_upload_external(si: SlackStandIn, args: Args) -> JsonDict:
     return {"files": [{"id": f.id, "title": f.title} for f in files]}
 
 
+@api_method("apps.connections.open")
+def apps_connections_open(si: SlackStandIn, args: Args) -> JsonDict:
+    """apps.connections.open: a single-use Socket Mode websocket URL on this stand-in."""
+    return {"url": si.socket.issue_url()}
+
+
 # ---------------------------------------------------------------------- HTTP layer
 
 
@@ -976,13 +988,25 @@ async def _handle_api(request: web.Request) -> web.StreamResponse:
         return _finish(record, {"ok": False, "error": "unknown_method", "req_method": method}, started)
     if not token:
         return _finish(record, {"ok": False, "error": "not_authed"}, started)
-    if token != si.bot_token:
-        return _finish(record, {"ok": False, "error": "invalid_auth"}, started)
+    if (error := _token_error(si, method, token)) is not None:
+        return _finish(record, {"ok": False, "error": error}, started)
     try:
         body = {"ok": True, **handler(si, Args(record.args))}
     except SlackError as exc:
         body = exc.to_response()
     return _finish(record, body, started)
+
+
+def _token_error(si: SlackStandIn, method: str, token: str) -> str | None:
+    """The bot token for Web API methods, the app-level token for apps.connections.open; else an error."""
+    app_method = method in APP_TOKEN_METHODS
+    expected = si.app_token if app_method else si.bot_token
+    if expected and token == expected:
+        return None
+    other_kind = ("xoxb-", "xoxp-") if app_method else ("xapp-",)
+    if token.startswith(other_kind) or token in (si.bot_token, si.app_token):
+        return "not_allowed_token_type"
+    return "invalid_auth"
 
 
 def _finish(
@@ -1024,6 +1048,10 @@ async def _handle_response_url(request: web.Request) -> web.StreamResponse:
     return _finish(record, answer, started, status=status)
 
 
+async def _handle_socket(request: web.Request) -> web.StreamResponse:
+    return await request.config_dict[STANDIN_KEY].socket.handle(request)
+
+
 async def _handle_upload(request: web.Request) -> web.StreamResponse:
     si = request.config_dict[STANDIN_KEY]
     record = CallRecord(
@@ -1045,10 +1073,12 @@ async def _handle_upload(request: web.Request) -> web.StreamResponse:
 
 
 def build_standin_app(standin: SlackStandIn) -> web.Application:
-    """Build the aiohttp app serving /api/{method}, /_standin/response/{token}, /_standin/upload/{id}."""
+    """Build the aiohttp app serving /api/{method}, /_standin/response|upload|socket (Socket Mode)."""
     app = web.Application(client_max_size=64 * 1024**2)
     app[STANDIN_KEY] = standin
     app.router.add_route("*", "/api/{method}", _handle_api)
     app.router.add_post("/_standin/response/{token}", _handle_response_url)
     app.router.add_post("/_standin/upload/{file_id}", _handle_upload)
+    app.router.add_get(SOCKET_PATH, _handle_socket)
+    app.on_shutdown.append(standin.socket.on_shutdown)
     return app

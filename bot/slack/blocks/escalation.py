@@ -181,7 +181,7 @@ def build_resolve_modal(
         ),
         _text_input(
             BlockId.RESOLVE_INTERNAL,
-            "Internal notes (optional)",
+            "Internal notes",
             action_id=ActionId.RESOLVE_INTERNAL,
             optional=True,
             hint="Root cause, changed settings, links: for the team and the KB",
@@ -221,6 +221,16 @@ def build_draft_review(
         SectionBlock(text=MarkdownTextObject(text=clip(head, 3000))),
         SectionBlock(text=MarkdownTextObject(text=quote(text, 2900))),
     ]
+    if not decided:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text="Not sent yet: the customer sees this only after 2nd level approves it."
+                    )
+                ]
+            )
+        )
     if decided:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(decided, 2000))]))
     else:

@@ -1,0 +1,70 @@
+"""App Home listeners: publish on open; Claim, Open and Refresh from the Home tab."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.errors import PermissionDeniedError, UsageError, UserFacingError
+from bot.flows import escalation, home
+from bot.runtime import Runtime
+from bot.services.permissions import Actor
+from bot.slack.blocks.home import build_notice_modal
+from bot.slack.budget import budgeted
+from bot.slack.ids import ActionId
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        raise UsageError("This button is out of date; please open the Home tab again.") from None
+
+
+async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
+    user = body.get("user") or {}
+    return await escalation.actor_for(rt, user_id=user.get("id") or "", team_id=user.get("team_id"))
+
+
+async def handle_app_home_opened(event: dict[str, Any], context: AsyncBoltContext) -> None:
+    """Someone opened the Home tab: publish their Home (the Messages tab needs nothing)."""
+    if event.get("tab", "home") != "home" or not event.get("user"):
+        return
+    await home.opened(context["rt"], user_id=event["user"])
+
+
+async def handle_home_button(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """Claim a ticket from the queue, open a ticket in a modal, or refresh the Home. Home has no thread to
+    answer in, so a refusal (or a ticket that moved on) is shown in a small modal."""
+    await ack()
+    rt: Runtime = context["rt"]
+    actor = await _actor(rt, body)
+    name = action.get("action_id")
+    try:
+        if name == ActionId.HOME_REFRESH:
+            await home.refresh(rt, user_id=actor.user_id)
+            return
+        if not actor.is_agent:
+            raise PermissionDeniedError("That's something only our support team can do.")
+        ticket_id = _int(action.get("value"))
+        if name == ActionId.HOME_CLAIM:
+            await escalation.assign(rt, ticket_id=ticket_id, actor=actor, assignee_id=actor.user_id)
+            await home.refresh(rt, user_id=actor.user_id)
+            return
+        view = await home.ticket_modal(rt, user_id=actor.user_id, ticket_id=ticket_id)
+    except UserFacingError as exc:
+        view = build_notice_modal(exc.message)
+        await home.refresh(rt, user_id=actor.user_id)
+    await rt.client.views_open(trigger_id=body.get("trigger_id"), view=view)
+
+
+def register(app: AsyncApp) -> None:
+    """Attach the Home listeners."""
+    app.event("app_home_opened")(handle_app_home_opened)
+    for action_id in (ActionId.HOME_CLAIM, ActionId.HOME_OPEN, ActionId.HOME_REFRESH):
+        app.action(action_id)(budgeted(handle_home_button))

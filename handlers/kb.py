@@ -1,0 +1,237 @@
+"""Knowledge-base listeners: /kb, suggestion and offer buttons, sharing, capture, review, the article modal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot.errors import UsageError, UserFacingError
+from bot.flows import escalation
+from bot.flows import kb as kb_flows
+from bot.runtime import Runtime
+from bot.services.permissions import Actor
+from bot.slack.blocks.customer import strip_actions
+from bot.slack.blocks.kb import build_article_modal, mark_review_item
+from bot.slack.budget import budgeted
+from bot.slack.ids import ActionId, BlockId, CallbackId, Command
+
+SUBMIT_BUDGET = 2.0
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        raise UsageError("This button is broken or out of date.") from None
+
+
+async def _actor(rt: Runtime, user: dict[str, Any]) -> Actor:
+    return await escalation.actor_for(rt, user_id=user.get("id") or "", team_id=user.get("team_id"))
+
+
+def _components(rt: Runtime) -> list[tuple[str, str]]:
+    return [(r.component, r.label or r.component) for r in rt.config.routes]
+
+
+async def handle_kb_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
+    """`/kb <question> | add | help`: results only the asker sees, or the new-article modal."""
+    rt: Runtime = context["rt"]
+    text = command.get("text") or ""
+    actor = await escalation.actor_for(
+        rt, user_id=command.get("user_id") or "", team_id=command.get("team_id")
+    )
+    if text.strip().lower() == "add":
+        form = kb_flows.new_form(rt, actor=actor)
+        await ack()
+        await rt.client.views_open(
+            trigger_id=command["trigger_id"], view=build_article_modal(form, components=_components(rt))
+        )
+        return
+    answer = await kb_flows.search_for_person(
+        rt, actor=actor, channel_id=command.get("channel_id") or "", query=text
+    )
+    await ack(**answer)
+
+
+async def handle_suggestion_button(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
+    """Helped / Not relevant / Send to customer on a suggested article in a card thread."""
+    await ack()
+    rt: Runtime = context["rt"]
+    actor = await _actor(rt, body.get("user") or {})
+    suggestion_id = _int(action.get("value"))
+    name = action.get("action_id")
+    if name == ActionId.KB_SEND:
+        notice = await kb_flows.send_to_customer(rt, suggestion_id=suggestion_id, actor=actor)
+    else:
+        notice = await kb_flows.rate_suggestion(
+            rt, suggestion_id=suggestion_id, actor=actor, helped=name == ActionId.KB_HELPED
+        )
+    await respond(text=notice, response_type="ephemeral", replace_original=False)
+
+
+async def handle_customer_offer_button(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
+    """The customer's 'This solved it' / 'I still need help' on an offered article."""
+    await ack()
+    rt: Runtime = context["rt"]
+    actor = await _actor(rt, body.get("user") or {})
+    note = await kb_flows.customer_verdict(
+        rt,
+        suggestion_id=_int(action.get("value")),
+        actor=actor,
+        solved=action.get("action_id") == ActionId.KB_CUSTOMER_SOLVED,
+    )
+    await respond(replace_original=True, **strip_actions(body.get("message") or {}, note))
+
+
+async def handle_share_button(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
+    """'Share in channel' on a /kb result: the article is posted where /kb was run."""
+    await ack()
+    rt: Runtime = context["rt"]
+    actor = await _actor(rt, body.get("user") or {})
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
+    message = await kb_flows.share_article(
+        rt, actor=actor, channel_id=channel, article_id=_int(action.get("value"))
+    )
+    await respond(**message)
+
+
+async def handle_write_button(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """'Write KB article' in the resolver's DM: the article modal, prefilled from the ticket."""
+    await ack()
+    rt: Runtime = context["rt"]
+    actor = await _actor(rt, body.get("user") or {})
+    form = await kb_flows.capture_form(rt, ticket_id=_int(action.get("value")), actor=actor)
+    await rt.client.views_open(
+        trigger_id=body.get("trigger_id"), view=build_article_modal(form, components=_components(rt))
+    )
+
+
+async def handle_review_button(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: AsyncRespond,
+    context: AsyncBoltContext,
+) -> None:
+    """Still correct / Edit / Retire in the weekly review reminder."""
+    await ack()
+    rt: Runtime = context["rt"]
+    actor = await _actor(rt, body.get("user") or {})
+    article_id = _int(action.get("value"))
+    name = action.get("action_id")
+    if name == ActionId.KB_REVIEW_EDIT:
+        form = await kb_flows.review_edit_form(rt, article_id=article_id, actor=actor)
+        await rt.client.views_open(
+            trigger_id=body.get("trigger_id"), view=build_article_modal(form, components=_components(rt))
+        )
+        return
+    note = await kb_flows.review_action(
+        rt, article_id=article_id, actor=actor, retire=name == ActionId.KB_REVIEW_RETIRE
+    )
+    await respond(
+        replace_original=True, **mark_review_item(body.get("message") or {}, article_id=article_id, note=note)
+    )
+
+
+def _value(view: dict[str, Any], block: str, action: str) -> dict[str, Any]:
+    return ((view.get("state") or {}).get("values") or {}).get(block, {}).get(action) or {}
+
+
+def _optional_int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+async def handle_article_submission(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """The article modal: checked per field, then saved (an edit keeps the old version)."""
+    rt: Runtime = context["rt"]
+    fields = kb_flows.ArticleFields(
+        title=str(_value(view, BlockId.KB_TITLE, ActionId.KB_TITLE).get("value") or "").strip(),
+        problem=str(_value(view, BlockId.KB_PROBLEM, ActionId.KB_PROBLEM).get("value") or ""),
+        solution=str(_value(view, BlockId.KB_SOLUTION, ActionId.KB_SOLUTION).get("value") or ""),
+        tags=str(_value(view, BlockId.KB_TAGS, ActionId.KB_TAGS).get("value") or ""),
+        component=(
+            _value(view, BlockId.KB_COMPONENT, ActionId.KB_COMPONENT).get("selected_option") or {}
+        ).get("value"),
+        visibility=(
+            _value(view, BlockId.KB_VISIBILITY, ActionId.KB_VISIBILITY).get("selected_option") or {}
+        ).get("value")
+        or "internal",
+    )
+    errors = {}
+    if not fields.title:
+        errors[BlockId.KB_TITLE] = "Give the article a title people would search for."
+    if not fields.solution.strip():
+        errors[BlockId.KB_SOLUTION] = "Write the solution."
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        meta = {}
+    meta = meta if isinstance(meta, dict) else {}
+    actor = await _actor(rt, body.get("user") or {})
+    work = kb_flows.save_from_form(
+        rt,
+        actor=actor,
+        fields=fields,
+        article_id=_optional_int(meta.get("article")),
+        ticket_id=_optional_int(meta.get("ticket")),
+    )
+    try:
+        await asyncio.wait_for(work, SUBMIT_BUDGET)
+    except UserFacingError as exc:
+        await ack(response_action="errors", errors={BlockId.KB_TITLE: exc.message[:150]})
+        return
+    except TimeoutError:
+        await ack(
+            response_action="errors",
+            errors={BlockId.KB_TITLE: "That took too long; nothing was saved. Try again."},
+        )
+        return
+    await ack()
+
+
+def register(app: AsyncApp) -> None:
+    """Attach the knowledge-base listeners."""
+    app.command(Command.KB)(budgeted(handle_kb_command))
+    for action_id in (ActionId.KB_HELPED, ActionId.KB_NOT_RELEVANT, ActionId.KB_SEND):
+        app.action(action_id)(budgeted(handle_suggestion_button))
+    for action_id in (ActionId.KB_CUSTOMER_SOLVED, ActionId.KB_CUSTOMER_NEED_HELP):
+        app.action(action_id)(budgeted(handle_customer_offer_button))
+    app.action(ActionId.KB_SHARE)(budgeted(handle_share_button))
+    app.action(ActionId.KB_WRITE)(budgeted(handle_write_button))
+    for action_id in (ActionId.KB_REVIEW_CONFIRM, ActionId.KB_REVIEW_EDIT, ActionId.KB_REVIEW_RETIRE):
+        app.action(action_id)(budgeted(handle_review_button))
+    app.view(CallbackId.MODAL_KB_ARTICLE)(budgeted(handle_article_submission))
