@@ -111,7 +111,7 @@ class FaultOptions:
     rate_limited: float = 0.10
     server_errors: float = 0.02
     kill_at: float = 0.5
-    drain_timeout: float = 120.0
+    drain_timeout: float = 90.0
     database: Database = "sqlite"
     postgres_url: str = DEFAULT_POSTGRES_URL
     seed: int = 0
@@ -214,8 +214,12 @@ class FaultReport:
             f"{f['kill']['down_s']:.1f} s; {f['kill']['cut_off']} deliveries got no answer and were retried",
             f"stand-in: {f['faults'].get('ratelimited', 0)} x 429, {f['faults'].get('http_error', 0)} x 500 "
             f"of {f['api_calls']} Web API calls; outbox {f['outbox']}, unprocessed events "
-            f"{f['unprocessed_events']}; the outbox drained {format_number(f['drained_after_s'])} s after the "
-            "burst",
+            f"{f['unprocessed_events']}; "
+            + (
+                f"the outbox drained {format_number(f['drained_after_s'])} s after the burst"
+                if not f["outbox"].get("pending") and not f["unprocessed_events"]
+                else f"NOT drained {format_number(f['drained_after_s'])} s after the burst (--drain-timeout)"
+            ),
             f"escalations answered without 'Escalated' (or not within {ANSWER_WAIT:g} s) at least once; the "
             f"person retried a second later while the ticket was still at L1, at most {PERSON_RETRIES} times: "
             f"{e['refused']} {e['refusals']}",
@@ -711,7 +715,10 @@ def parse_args(argv: Sequence[str] | None) -> tuple[FaultOptions, bool]:
     parser.add_argument("--server-errors", type=fraction, default=0.02, help="share of calls answered 500")
     parser.add_argument("--kill-at", type=fraction, default=0.5, help="kill after this share of the burst")
     parser.add_argument(
-        "--drain-timeout", type=float, default=120.0, help="seconds to wait for the outbox after the burst"
+        "--drain-timeout",
+        type=float,
+        default=90.0,
+        help="seconds to wait for the outbox after the burst (90)",
     )
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument(
