@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -85,10 +86,13 @@ async def database_ok(limit: float = 1.0) -> bool:
             path = getattr(conn, "filename", None)
             if path and path != ":memory:":
                 await asyncio.wait_for(asyncio.to_thread(_sqlite_can_write, path, limit), limit + 0.5)
+                GATE.mark_up()
                 return True
         await asyncio.wait_for(conn.execute_query("SELECT 1"), limit)
+        GATE.mark_up()
         return True
     except Exception:  # noqa: BLE001 - health probe: any failure means unhealthy
+        GATE.mark_down()
         return False
 
 
@@ -102,6 +106,43 @@ def _sqlite_can_write(path: str, limit: float) -> None:
         connection.execute("ROLLBACK")
     finally:
         connection.close()
+
+
+class DatabaseGate:
+    """Remembers that the database just failed, so requests answer at once instead of piling up.
+
+    A request that meets an "unavailable" error (or a failed health probe) closes the gate for `hold`
+    seconds; meanwhile listeners answer "temporarily unavailable" without touching the database and inbound
+    events go straight to the spool. After that the next request tries again (and closes it again if the
+    database is still down); a successful health probe opens it at once. Process-wide, like the connection.
+    """
+
+    def __init__(self, hold: float = 2.0) -> None:
+        self.hold = hold
+        self._down_until = 0.0
+
+    def is_down(self) -> bool:
+        """True while a recent failure says the database is not answering."""
+        return time.monotonic() < self._down_until
+
+    def mark_down(self) -> None:
+        """The database just failed: answer without it for a moment."""
+        self._down_until = time.monotonic() + self.hold
+
+    def mark_up(self) -> None:
+        """The database answered a probe."""
+        self._down_until = 0.0
+
+
+GATE = DatabaseGate()
+
+
+def note_failure(error: BaseException) -> bool:
+    """Close the gate when `error` means the database is unavailable; returns whether it did."""
+    if is_unavailable(error):
+        GATE.mark_down()
+        return True
+    return False
 
 
 def is_unavailable(error: BaseException) -> bool:

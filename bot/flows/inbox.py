@@ -7,7 +7,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from bot.db import is_unavailable
+from bot.db import database_ok, note_failure
 from bot.flows import intake
 from bot.runtime import Runtime
 from models import InboundEvent
@@ -61,6 +61,7 @@ class InboundSpool:
         self.rt, self.limit, self.interval = rt, limit, interval
         self._items: list[dict] = []
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -93,7 +94,7 @@ class InboundSpool:
                 if created or row.processed_at is None:
                     await _process(self.rt, row)
             except Exception as exc:
-                if not is_unavailable(exc):
+                if not note_failure(exc):
                     log.exception("inbox: spooled event %s failed; dropped", envelope.get("event_id"))
                     self._items.pop(0)
                     continue
@@ -104,21 +105,23 @@ class InboundSpool:
 
     async def start(self) -> None:
         """Flush periodically in the background."""
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="inbox-spool")
 
     async def stop(self) -> None:
-        """Stop the background flush (one last try first)."""
+        """Stop the background flush (one last try first). A flush in progress is awaited, never cancelled:
+        cancelling it inside a transaction could leave the database connection behind."""
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            await self._task
         if self._items:
             await self.flush()
         if self._items:
             log.error("inbox: %d spooled event(s) could not be processed before shutdown", len(self._items))
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            if self._items:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
+            if self._items and not self._stopping.is_set() and await database_ok(0.5):
                 await self.flush()

@@ -1,38 +1,173 @@
-"""A time budget for interactive listeners: Slack wants an answer within 3 seconds."""
+"""A time budget for interactive listeners: Slack wants an answer within 3 seconds.
+
+The work itself is never cancelled. A listener cancelled inside a database transaction can leave tortoise's
+pooled connection (PostgreSQL) or its write lock (SQLite) behind, and then every later request waits on it:
+the process wedges. So a listener always runs to its end (its database calls are bounded by the database's
+own timeouts: SQLite's busy_timeout, the PostgreSQL pool and server). When it outlasts the budget the person
+is told at once that it is slow, and later how it ended:
+
+- slash commands and buttons: "still on it" through response_url, then the listener's own answer (or the
+  error handler's) through response_url as well;
+- modal submissions: the modal turns into a "Working…" status modal in time for Slack, and the listener's
+  late answer updates it (done, the next form, or why it did not go through).
+
+While the database is known to be down (`bot.db.GATE`), listeners answer "temporarily unavailable" at once
+instead of queueing behind it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.db import GATE, note_failure
 from bot.errors import TemporarilyUnavailableError
-from bot.slack.errors import UNAVAILABLE, handle_error
+from bot.slack.blocks.modals import build_status_modal
+from bot.slack.errors import UNAVAILABLE, describe, handle_error
 
-# Interactive requests must be answered within Slack's 3 s: past this budget the person is told to retry.
+log = logging.getLogger(__name__)
+
+# Interactive requests must be answered within Slack's 3 s: past this budget the person hears it is slow.
 REQUEST_BUDGET = 2.5
+
+SLOW = (
+    "This is taking longer than usual: the ticket database is slow or temporarily unavailable. "
+    "I'm still on it and will tell you here whether it went through."
+)
+SLOW_VIEW = (
+    "Still working on it: the ticket database is slow or temporarily unavailable. "
+    "Keep this open to see whether it went through (the ticket card shows it too)."
+)
+DONE_VIEW = "Done: it went through. You can close this."
+
+
+def _body(kwargs: dict[str, Any]) -> dict[str, Any]:
+    body = kwargs.get("body") or kwargs.get("command") or kwargs.get("shortcut") or {}
+    return body if isinstance(body, dict) else {}
+
+
+def _view_id(body: dict[str, Any]) -> str | None:
+    view = body.get("view")
+    return view.get("id") if isinstance(view, dict) and isinstance(view.get("id"), str) else None
+
+
+class _Ack:
+    """Stands in for Bolt's ack: before the budget it is the real ack; after it, a late answer."""
+
+    def __init__(self, real: Any, kwargs: dict[str, Any]) -> None:
+        self.real, self.kwargs = real, kwargs
+        self.late = False  # set once the budget is spent and Slack got our interim answer
+        self.view_id: str | None = None  # the status modal shown instead of a late modal answer
+
+    @property
+    def response(self) -> Any:
+        return self.real.response
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.late:
+            return await self.real(*args, **kwargs)
+        if self.view_id:
+            await self._update_view(kwargs)
+            return None
+        text, blocks = kwargs.get("text") or (args[0] if args else None), kwargs.get("blocks")
+        if text or blocks:
+            await _respond(self.kwargs, text=text, blocks=blocks)
+        return None
+
+    async def _update_view(self, answer: dict[str, Any]) -> None:
+        action, view = answer.get("response_action"), answer.get("view")
+        if action in ("update", "push") and view is not None:
+            new_view = view if isinstance(view, dict) else view.to_dict()
+        elif action == "errors":
+            problems = " ".join(str(v) for v in (answer.get("errors") or {}).values())
+            new_view = build_status_modal(
+                "Not saved",
+                f"That did not go through: {problems}\nNothing was changed; please open it again.",
+            )
+        else:
+            new_view = build_status_modal("Done", DONE_VIEW)
+        await _update_status(self.kwargs, self.view_id, new_view)
+
+
+async def _respond(kwargs: dict[str, Any], *, text: str | None, blocks: Any = None) -> None:
+    """An ephemeral answer through response_url, when the request has one."""
+    body, context = _body(kwargs), kwargs.get("context")
+    respond = getattr(context, "respond", None)
+    if respond is None or not (body.get("response_url") or (body.get("response_urls") or [None])[0]):
+        return
+    try:
+        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+    except Exception:
+        log.exception("could not send a late answer")
+
+
+async def _update_status(kwargs: dict[str, Any], view_id: str | None, view: dict[str, Any]) -> bool:
+    client = getattr(kwargs.get("context"), "client", None)
+    if client is None or view_id is None:
+        return False
+    try:
+        await client.views_update(view_id=view_id, view=view)
+        return True
+    except Exception:
+        log.exception("could not update the status modal")
+        return False
+
+
+async def _tell_slow(kwargs: dict[str, Any], ack: _Ack) -> None:
+    """The budget is spent: give Slack its answer now and tell the person the work goes on."""
+    body = _body(kwargs)
+    if ack.response is None:
+        view_id = _view_id(body) if body.get("type") == "view_submission" else None
+        if view_id:
+            await ack.real(response_action="update", view=build_status_modal("Working…", SLOW_VIEW))
+            ack.view_id = view_id
+        else:
+            await ack.real()
+    ack.late = True
+    if not ack.view_id:
+        await _respond(kwargs, text=SLOW)
 
 
 def budgeted(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """Bound a command/action/view listener; when the database hangs, answer 'temporarily unavailable'."""
+    """Answer a command/action/view within Slack's 3 s whatever the database does; never cancel the work."""
 
     @functools.wraps(listener)
     async def bounded(**kwargs: Any) -> Any:
-        ack = kwargs.get("ack")
+        real_ack = kwargs.get("ack")
+        ack = _Ack(real_ack, kwargs) if real_ack is not None else None
         try:
-            async with asyncio.timeout(REQUEST_BUDGET):
-                return await listener(**kwargs)
-        except Exception as exc:
-            error = TemporarilyUnavailableError(UNAVAILABLE) if isinstance(exc, TimeoutError) else exc
-            if ack is None or getattr(ack, "response", None) is None:
-                raise error from None  # not acked yet: Bolt's error handler answers in the ack
+            if GATE.is_down():  # known outage: answer now instead of queueing behind it
+                raise TemporarilyUnavailableError(UNAVAILABLE)
+            if ack is not None:
+                kwargs["ack"] = ack
+            task = asyncio.ensure_future(listener(**kwargs))
+            done, _ = await asyncio.wait({task}, timeout=REQUEST_BUDGET)
+            if not done and ack is not None:
+                await _tell_slow(kwargs, ack)
+            if not done:
+                await asyncio.wait({task})
+            return task.result()
+        except Exception as error:
+            note_failure(error)
+            if ack is not None and ack.view_id:
+                # A late modal answer: say how it ended in the status modal (a DM if that fails).
+                view = build_status_modal("Not saved", describe(error))
+                if await _update_status(kwargs, ack.view_id, view):
+                    return None
+            if real_ack is None or getattr(real_ack, "response", None) is None:
+                raise  # not acked yet: Bolt's error handler answers in the ack
             # Already acked: answer here. (Bolt would reset its ack response when a listener fails right after
             # acking, and Slack would get a 404 instead of the 200 it was already promised.)
             context = kwargs.get("context")
-            body = kwargs.get("body") or kwargs.get("command") or kwargs.get("shortcut") or {}
             await handle_error(
-                error, body, None, getattr(context, "respond", None), getattr(context, "client", None)
+                error,
+                _body(kwargs),
+                None,
+                getattr(context, "respond", None),
+                getattr(context, "client", None),
             )
             return None
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt.response import BoltResponse
 
-from bot.db import is_unavailable
+from bot.db import note_failure
 from bot.errors import UserFacingError
 from bot.slack.blocks.tickets import build_notice
 
@@ -21,22 +21,26 @@ UNAVAILABLE = (
 )
 
 
+def describe(error: Exception) -> str:
+    """What to tell the person about `error` (logged here; unknown errors get a reference id)."""
+    if isinstance(error, UserFacingError):
+        return error.message
+    if note_failure(error):
+        log.warning("database unavailable while handling a request: %s", error)
+        return UNAVAILABLE
+    ref = secrets.token_hex(4).upper()
+    log.error("unhandled error, reference %s", ref, exc_info=error, extra={"ref": ref})
+    return (
+        "Sorry, something went wrong on our side and nothing was changed. Please try again; "
+        f"if it keeps happening, give your admin the reference `{ref}`."
+    )
+
+
 async def handle_error(
     error: Exception, body: dict[str, Any], response: BoltResponse | None, respond: Any, client: Any
 ) -> BoltResponse | None:
     """The one error handler: known errors become a kind answer, unknown ones get a reference id."""
-    if isinstance(error, UserFacingError):
-        message = error.message
-    elif is_unavailable(error):
-        log.warning("database unavailable while handling a request: %s", error)
-        message = UNAVAILABLE
-    else:
-        ref = secrets.token_hex(4).upper()
-        log.error("unhandled error, reference %s", ref, exc_info=error, extra={"ref": ref})
-        message = (
-            "Sorry, something went wrong on our side and nothing was changed. Please try again; "
-            f"if it keeps happening, give your admin the reference `{ref}`."
-        )
+    message = describe(error)
     kind = body.get("type") if isinstance(body, dict) else None
     if kind == "event_callback" or kind is None and "event" in (body or {}):
         return BoltResponse(status=200, body="") if response is not None else None

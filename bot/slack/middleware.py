@@ -11,6 +11,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 from tortoise.exceptions import IntegrityError
 
+from bot.db import GATE, note_failure
 from bot.runtime import Runtime
 from models import InboundEvent
 
@@ -44,6 +45,9 @@ async def record_inbound_event(
         await next()
         return None
     rt: Runtime = context["rt"]
+    if GATE.is_down():  # a known outage: straight to the spool instead of queueing behind the database
+        rt.spool.add(body)
+        return BoltResponse(status=200, body="")
     try:
         row = await asyncio.wait_for(
             InboundEvent.create(
@@ -54,7 +58,9 @@ async def record_inbound_event(
     except IntegrityError:
         log.info("inbound: duplicate delivery of %s ignored", event_id, extra={"event_id": event_id})
         return BoltResponse(status=200, body="")
-    except Exception:  # database slow or down: ack now, process once it is back, never 5xx to Slack
+    except Exception as exc:  # database slow or down: ack now, process once it is back, never 5xx to Slack
+        if not isinstance(exc, TimeoutError):  # slow is not down: only real errors close the gate
+            note_failure(exc)
         rt.spool.add(body)
         return BoltResponse(status=200, body="")
     context["inbound_id"] = row.id

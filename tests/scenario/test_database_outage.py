@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -12,9 +13,10 @@ import aiohttp
 import pytest
 
 from bot.sandbox.demo import ACME_CHANNEL, L1_CHANNEL
-from models import Ticket
+from models import Ticket, TimelineEntry
 from tests.conftest import PG_URL
 from tests.harness import start_harness, stop_harness
+from tests.scenario.test_escalation import L2_CONTEXT
 
 OUTAGE = 10.0
 
@@ -88,5 +90,60 @@ async def test_sqlite_unavailable_for_10_seconds(database_url: str) -> None:
         assert await Ticket.all().count() == 2
         answer = await h.command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note SUP-{ticket.id} hello")
         assert "Internal note added" in answer.text
+    finally:
+        await stop_harness(h)
+
+
+@pytest.mark.skipif(
+    bool(PG_URL), reason="holds SQLite's write lock; PostgreSQL is covered by the fault bench"
+)
+async def test_slow_database_answers_in_time_then_tells_how_it_ended(database_url: str) -> None:
+    """Work that outlasts Slack's 3 s is never cancelled (that wedged the process): Slack gets its answer in
+    time, the person hears it is slow, then how it ended; afterwards the bot answers normally."""
+    h = await start_harness(database_url)
+    try:
+        await h.driver.post_message("U0ACMEJO", ACME_CHANNEL, "VPN drops every ten minutes")
+        await h.settle()
+        ticket = await Ticket.get()
+        key = f"SUP-{ticket.id}"
+        await h.command("U0L1ANNA", L1_CHANNEL, "/escalate", key)
+        await h.settle()
+        form = h.ws.open_views("U0L1ANNA")[-1]
+        values = {
+            "escalate_reason": {"escalate.reason": "Needs network analysis"},
+            **{f"ctx_{k}": {"field.input": v} for k, v in L2_CONTEXT.items()},
+        }
+        path = database_url.removeprefix("sqlite://")
+        started = threading.Event()
+        # Shorter than SQLite's busy_timeout (5 s): the writes wait, then go through.
+        holder = threading.Thread(target=_hold_sqlite_write_lock, args=(path, 4.0, started), daemon=True)
+        holder.start()
+        await asyncio.to_thread(started.wait, 5)
+        sent_at = time.monotonic()
+        note, submit = await asyncio.gather(
+            h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} written while slow"),
+            h.driver.submit_view("U0L1ANNA", form.id, values),
+        )
+        assert note.status == 200 and note.elapsed < 0.5
+        assert submit.status == 200 and submit.elapsed < 3.0
+        assert submit.json["response_action"] == "update"
+        assert "Still working" in json.dumps(h.ws.view(form.id).view)
+        slow: list[str] = []
+        while time.monotonic() - sent_at < 3.0 and not slow:
+            slow = [e.text for e in h.ws.ephemerals_for("U0L1ANNA") if "longer than usual" in e.text]
+            await asyncio.sleep(0.05)
+        assert slow, "no 'taking longer than usual' answer within 3 s"
+
+        await asyncio.to_thread(holder.join, 10)
+        await h.settle()
+        texts = [e.text for e in h.ws.ephemerals_for("U0L1ANNA")]
+        assert any("Internal note added" in t for t in texts), texts
+        assert "Done: it went through" in json.dumps(h.ws.view(form.id).view)
+        await ticket.refresh_from_db()
+        assert ticket.level == "L2"
+        assert await TimelineEntry.filter(ticket_id=ticket.id, kind="note").count() == 1
+        # Nothing was left behind: the next command is answered at once, as usual.
+        again = await h.command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} and now quick")
+        assert "Internal note added" in again.text and again.elapsed < 1.0
     finally:
         await stop_harness(h)

@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import (
     Option,
     PlainTextInputElement,
     PlainTextObject,
+    SectionBlock,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
@@ -69,3 +70,14 @@ def build_create_ticket_modal(
 def escape_preview(text: str) -> str:
     """Escaped text for previews in modals."""
     return escape(clip(text, 500))
+
+
+def build_status_modal(title: str, text: str) -> dict[str, Any]:
+    """A modal that only tells how a submission went (shown when the work outlasted Slack's 3 s)."""
+    view = View(
+        type="modal",
+        title=PlainTextObject(text=clip(title, 24)),
+        close=PlainTextObject(text="Close"),
+        blocks=[SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))],
+    )
+    return view.to_dict()
