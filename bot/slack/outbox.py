@@ -170,9 +170,13 @@ class OutboxSender:
         self._stopping = True
         self._wake.set()
         if self._loop_task:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+            # Let the loop finish its current pass (a claim cancelled half-way would strand the row until its
+            # lease runs out); it sees _stopping and ends.
+            _, pending = await asyncio.wait({self._loop_task}, timeout=grace)
+            for task in pending:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=grace)
             for task in pending:
@@ -198,11 +202,13 @@ class OutboxSender:
 
     async def _run(self) -> None:
         while not self._stopping:
+            self._wake.clear()  # before the pass: a wake during it means another pass at once
             try:
                 await self.dispatch_due()
             except Exception:
                 log.exception("outbox: dispatch failed; retrying shortly")
-            self._wake.clear()
+            if self._stopping:
+                break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
@@ -233,6 +239,12 @@ class OutboxSender:
             )
             if not claimed:
                 continue
+            if row.lease_until is not None:
+                # The previous claim ran out without an outcome: that sender died (or hung) mid-delivery and
+                # Slack may have the message. Look for it before sending again, as after a timeout.
+                await OutboxMessage.filter(
+                    id=row.id, method="chat.postMessage", uncertain_since__isnull=True
+                ).update(uncertain_since=row.lease_until - self.lease)
             self.pacer.take(row.channel_id)
             self._streams_in_flight.add(stream)
             task = asyncio.create_task(self._deliver(row.id, stream))

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import timedelta
 
 from bot.sandbox.demo import ACME_CHANNEL, GLOBEX_CHANNEL, L1_CHANNEL, L2_CHANNEL
+from bot.slack.ids import OUTBOX_EVENT_TYPE
+from bot.slack.outbox import enqueue
 from models import OutboxMessage, OutboxStatus, Ticket
 from tests.harness import Harness, start_harness, stop_harness
 
@@ -118,3 +121,32 @@ async def test_per_channel_pace_does_not_block_other_channels(database_url: str)
         assert elapsed >= 1.2
     finally:
         await stop_harness(h)
+
+
+async def test_message_claimed_by_a_dead_process_is_not_sent_twice(bot: Harness) -> None:
+    """A sender claimed a row, Slack posted the message, and the process died before recording it: after the
+    lease runs out the next sender finds the message in Slack (by its outbox id) instead of posting again."""
+    sent = await bot.driver.post_message("U0ACMEJO", ACME_CHANNEL, "printer on fire")
+    await bot.settle()
+    ticket = await Ticket.get(source_ts=sent.ts)
+    rt = bot.rt
+    now = rt.clock.now()
+    row = await enqueue(
+        stream=f"ticket:{ticket.id}",
+        method="chat.postMessage",
+        channel_id=L1_CHANNEL,
+        payload={"text": "posted by a process that died"},
+        now=now,
+    )
+    # What the dead process did: claimed the row (its lease has run out since) and got the message to Slack.
+    await OutboxMessage.filter(id=row.id).update(lease_until=now - timedelta(seconds=1), attempts=1)
+    posted = await rt.client.chat_postMessage(
+        channel=L1_CHANNEL,
+        text="posted by a process that died",
+        metadata={"event_type": OUTBOX_EVENT_TYPE, "event_payload": {"outbox_id": str(row.id)}},
+    )
+    rt.sender.wake()
+    await bot.settle()
+    await row.refresh_from_db()
+    assert row.status == OutboxStatus.DELIVERED and row.result_ts == posted["ts"]
+    assert outbox_ids(bot.ws, L1_CHANNEL)[str(row.id)] == 1
