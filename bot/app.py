@@ -2,22 +2,50 @@
 
 from __future__ import annotations
 
+import logging
+
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 
 import handlers
 from bot.runtime import Runtime
 from bot.slack.errors import handle_error
 from bot.slack.middleware import record_inbound_event, runtime_middleware
 
+log = logging.getLogger(__name__)
+
 
 def build_app(rt: Runtime, *, signing_secret: str) -> AsyncApp:
     """A Bolt AsyncApp wired to the runtime's client (so SLACK_API_URL applies everywhere)."""
-    app = AsyncApp(
-        signing_secret=signing_secret,
-        client=rt.client,
-        process_before_response=False,
-        raise_error_for_unhandled_request=False,
-    )
+    token = rt.client.token
+
+    async def authorize(**_: object) -> AuthorizeResult | None:
+        """The identity learnt at start-up (bot.server.identify, before the server accepts requests). With a
+        plain token Bolt would call auth.test itself on the first requests, and a 429 there drops them."""
+        if rt.bot_user_id is None:
+            log.error("a request arrived before the bot identified itself; refused")
+            return None
+        return AuthorizeResult(
+            enterprise_id=None,
+            team_id=rt.home_team_id,
+            bot_user_id=rt.bot_user_id,
+            bot_id=rt.bot_id,
+            bot_token=token,
+        )
+
+    # The client's token is handed over per request by `authorize`; constructed without it, Bolt does not warn
+    # that the token is ignored in favour of `authorize`.
+    rt.client.token = None
+    try:
+        app = AsyncApp(
+            signing_secret=signing_secret,
+            client=rt.client,
+            authorize=authorize,
+            process_before_response=False,
+            raise_error_for_unhandled_request=False,
+        )
+    finally:
+        rt.client.token = token
     app.use(runtime_middleware(rt))
     app.use(record_inbound_event)
     app.error(handle_error)

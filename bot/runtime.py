@@ -29,6 +29,7 @@ class Runtime:
     signing_secret: str = field(default="", repr=False)
     home_team_id: str | None = None
     bot_user_id: str | None = None
+    bot_id: str | None = None
     workspace_url: str | None = None
     _user_teams: dict[str, str | None] = field(default_factory=dict)
     _members: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)

@@ -181,3 +181,20 @@ async def test_mentions_and_links_in_customer_text_are_neutralised(bot: Harness)
     for forbidden in ("<!channel>", "<!here>", "<@U0LEAD>", "<https://evil.example|"):
         assert forbidden not in card
     assert "&lt;!channel&gt;" in card
+
+
+async def test_first_requests_need_no_auth_test_so_a_429_there_loses_nothing(bot: Harness) -> None:
+    """Bolt identifies the bot from what start-up learnt; a rate-limited auth.test cannot drop events."""
+    bot.standin.faults.rate_limit("auth.test")
+    calls_before = len(bot.standin.calls_to("auth.test"))
+    sent = await asyncio.gather(
+        *(bot.driver.post_message("U0ACMEJO", ACME_CHANNEL, f"first burst {i}") for i in range(10))
+    )
+    assert all(r.status == 200 for r in sent)
+    await bot.settle()
+    # Recorded and processed, all of them (one ticket: the follow-ups join the first within the window).
+    assert await InboundEvent.filter(processed_at__isnull=False).count() == 10
+    assert await Ticket.all().count() == 1
+    assert len(bot.standin.calls_to("auth.test")) == calls_before  # no auth.test per request
+    # The bot's own thread acknowledgement did not become a ticket message (it knows its own ids).
+    assert await TicketMessage.filter(author_id=bot.ws.bot_user_id).count() == 0
