@@ -170,6 +170,7 @@ async def _on_startup(app: web.Application) -> None:
     rt.client.session = session
     rt.sender.client.session = session
     await db.init_db(rt.settings.database_url, migrate=rt.settings.migrate_on_start)
+    db.GATE.mark_up()  # it just answered
     await identify(rt)
     await resume_pending(rt, older_than=timedelta(seconds=0))
     await rt.sender.start()
@@ -180,11 +181,16 @@ async def _on_startup(app: web.Application) -> None:
 
 async def _on_cleanup(app: web.Application) -> None:
     rt = app[RUNTIME_KEY]
+    deadline = app[STATE_KEY].get("deadline") or time.monotonic() + rt.settings.shutdown_grace_seconds
+
+    def left() -> float:  # what is left of the one grace period (a moment at least, to finish cleanly)
+        return max(0.5, deadline - time.monotonic())
+
     if (scheduler := app[STATE_KEY].get("scheduler")) is not None:
-        await scheduler.stop()
+        await scheduler.stop(grace=left())
     await home_flows.stop(rt)
     await rt.spool.stop()
-    await rt.sender.stop(grace=rt.settings.shutdown_grace_seconds)
+    await rt.sender.stop(grace=left())
     await db.close_db()
     session = app[STATE_KEY].get("session")
     if session is not None:
@@ -198,6 +204,7 @@ async def identify(rt: Runtime, attempts: int = 5) -> None:
             response = await rt.client.auth_test()
             rt.home_team_id = response.get("team_id")
             rt.bot_user_id = response.get("user_id")
+            rt.bot_id = response.get("bot_id")
             rt.workspace_url = response.get("url")
             return
         except Exception as exc:  # noqa: BLE001 - logged and retried; the last failure is raised
@@ -209,8 +216,10 @@ async def identify(rt: Runtime, attempts: int = 5) -> None:
 
 async def serve(parts: BotParts, settings: Settings) -> None:
     """Serve HTTP (and Socket Mode when configured) until SIGTERM/SIGINT, then shut down cleanly."""
+    # In-flight HTTP requests only wait for their ack (at most Slack's 3 s); the work after the ack is what
+    # wait_for_listeners waits for.
     runner = web.AppRunner(
-        parts.web_app, handle_signals=False, shutdown_timeout=settings.shutdown_grace_seconds
+        parts.web_app, handle_signals=False, shutdown_timeout=min(3.0, settings.shutdown_grace_seconds)
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
@@ -240,7 +249,10 @@ async def serve(parts: BotParts, settings: Settings) -> None:
     if socket_handler is not None:
         with contextlib.suppress(Exception):
             await socket_handler.close_async()
-    await _wait_for_listeners(settings.shutdown_grace_seconds)
+    # One grace period for the whole shutdown: listeners, then the scheduler and the outbox get what is left.
+    deadline = time.monotonic() + settings.shutdown_grace_seconds
+    parts.web_app[STATE_KEY]["deadline"] = deadline
+    await wait_for_listeners(deadline)
     await runner.cleanup()
     log.info("stopped")
 
@@ -271,9 +283,21 @@ async def check_app_token(rt: Runtime, app_token: str) -> None:
         raise
 
 
-async def _wait_for_listeners(grace: float) -> None:
+async def wait_for_listeners(deadline: float) -> int:
+    """Wait until Bolt's background listeners (requests acknowledged and still working) are done, or until the
+    monotonic `deadline`. Looks again after each wait, so work that started meanwhile is waited for too.
+    Returns how many were still running at the deadline (logged)."""
     current = asyncio.current_task()
-    others = [t for t in asyncio.all_tasks() if t is not current and not t.get_name().startswith("outbox")]
-    listener_tasks = [t for t in others if "run_ack_function" in repr(t.get_coro())]
-    if listener_tasks:
-        await asyncio.wait(listener_tasks, timeout=grace)
+    while True:
+        tasks = [
+            t
+            for t in asyncio.all_tasks()
+            if t is not current and not t.done() and "run_ack_function" in repr(t.get_coro())
+        ]
+        remaining = deadline - time.monotonic()
+        if not tasks:
+            return 0
+        if remaining <= 0:
+            log.warning("shutdown: %d request(s) still running at the end of the grace period", len(tasks))
+            return len(tasks)
+        await asyncio.wait(tasks, timeout=remaining)

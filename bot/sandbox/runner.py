@@ -33,7 +33,7 @@ from bot.sandbox.demo import INTERNAL, build_demo_workspace, demo_support_raw
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.standin import Channel, Message, SlackStandIn, StoredFile, StoredView, Workspace
 from bot.sandbox.web import AppHomeInfo, ChangeFeed, CommandInfo, SandboxWeb, ShortcutInfo, build_sandbox_app
-from bot.server import STATE_KEY, BotParts, build_bot
+from bot.server import STATE_KEY, BotParts, build_bot, wait_for_listeners
 from bot.slack.ids import CallbackId, Command
 from config.settings import Settings
 from config.support import SupportConfig, parse_support_config
@@ -425,7 +425,7 @@ class Sandbox:
         if self._bot_runner is not None:
             if self.parts is not None:
                 self.parts.web_app[STATE_KEY]["accepting"] = False
-            await _wait_for_bot_listeners(self.base_settings.shutdown_grace_seconds)
+            await wait_for_listeners(time.monotonic() + self.base_settings.shutdown_grace_seconds)
             try:
                 await self._bot_runner.cleanup()  # in-flight deliveries finish; the stand-in still runs
             except Exception:  # a bot that failed half-way through start-up may not clean up fully
@@ -474,18 +474,6 @@ async def _bind(runner: web.AppRunner, port: int, what: str) -> int:
             ) from None
         raise SandboxError(f"cannot listen on {HOST}:{port} for {what}: {exc}") from None
     return int(runner.addresses[-1][1])
-
-
-async def _wait_for_bot_listeners(grace: float) -> None:
-    """Let the bot's acknowledged requests finish (Bolt runs listeners in the background after ack)."""
-    current = asyncio.current_task()
-    tasks = [
-        t
-        for t in asyncio.all_tasks()
-        if t is not current and not t.done() and "run_ack_function" in repr(t.get_coro())
-    ]
-    if tasks:
-        await asyncio.wait(tasks, timeout=grace)
 
 
 async def run_sandbox(options: SandboxOptions, settings: Settings | None = None) -> None:
