@@ -58,6 +58,8 @@ PERMANENT_ERRORS = frozenset(
 )
 JSON_METHODS = ("chat.", "views.")
 MAX_BACKOFF = 300.0
+# Pages of history searched for a message that may have been posted already (200 messages each).
+FIND_PAGES = 25
 
 
 @dataclass
@@ -118,6 +120,10 @@ async def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
+
+
+class _LookupFailed(Exception):
+    """Slack could not be asked (429, 5xx, no answer) whether a message was posted already."""
 
 
 FailureHook = Callable[[OutboxMessage, str], Awaitable[None]]
@@ -283,7 +289,13 @@ class OutboxSender:
         if row.method == "chat.postMessage":
             args["metadata"] = {"event_type": OUTBOX_EVENT_TYPE, "event_payload": {"outbox_id": str(row.id)}}
             if row.uncertain_since is not None:
-                found = await self._find_sent(row, args)
+                try:
+                    found = await self._find_sent(row, args)
+                except _LookupFailed as exc:  # could not look: never guess "not sent"
+                    await self._retry(
+                        row, self._backoff(row.attempts), f"could not check whether it was sent: {exc}"
+                    )
+                    return
                 if found:
                     await self._succeed(row, found)
                     return
@@ -333,21 +345,43 @@ class OutboxSender:
         await self._retry(row, 0.0, "joined the channel", count=False)
 
     async def _find_sent(self, row: OutboxMessage, args: dict[str, Any]) -> str | None:
-        """Look for a message this row may already have posted (the earlier attempt got no answer)."""
-        query: dict[str, Any] = {"channel": row.channel_id, "include_all_metadata": True, "limit": 200}
+        """Look for a message this row may already have posted (an earlier attempt got no answer, or its
+        sender died holding the lease). Only the window in which that attempt could have posted is searched,
+        page by page: in a busy channel the newest page alone misses it (and the message would be doubled)."""
+        since = row.uncertain_since or row.created_at
+        window_start = min(since, row.created_at) - timedelta(seconds=60)
+        window_end = since + self.lease + timedelta(seconds=60)
+        query: dict[str, Any] = {
+            "channel": row.channel_id,
+            "include_all_metadata": True,
+            "limit": 200,
+            "oldest": f"{window_start.timestamp():.6f}",
+            "latest": f"{window_end.timestamp():.6f}",
+            "inclusive": True,
+        }
         method = "conversations.history"
         if args.get("thread_ts"):
             method, query["ts"] = "conversations.replies", args["thread_ts"]
-        else:
-            query["oldest"] = f"{row.created_at.timestamp() - 60:.6f}"
-        try:
-            response = await self.client.api_call(method, http_verb="GET", params=query)
-        except (SlackApiError, TimeoutError, aiohttp.ClientError):
-            return None
-        for message in response.get("messages", []):
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("outbox_id") == str(row.id):
-                return message.get("ts")
+        for _ in range(FIND_PAGES):
+            try:
+                response = await self.client.api_call(method, http_verb="GET", params=query)
+            except SlackApiError as exc:
+                if exc.response.status_code == 429 or exc.response.status_code >= 500:
+                    raise _LookupFailed(str(exc.response.get("error") or exc.response.status_code)) from None
+                # Slack won't let us look (e.g. missing channels:history): sending is the only way forward.
+                log.warning("outbox: cannot look for message %s (%s)", row.id, exc.response.get("error"))
+                return None
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise _LookupFailed(type(exc).__name__) from None
+            for message in response.get("messages", []):
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("outbox_id") == str(row.id):
+                    return message.get("ts")
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+            query["cursor"] = cursor
+        log.warning("outbox: message %s not found in %d pages; sending it", row.id, FIND_PAGES)
         return None
 
     async def _succeed(self, row: OutboxMessage, ts: str | None) -> None:

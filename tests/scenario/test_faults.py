@@ -145,8 +145,16 @@ async def test_message_claimed_by_a_dead_process_is_not_sent_twice(bot: Harness)
         text="posted by a process that died",
         metadata={"event_type": OUTBOX_EVENT_TYPE, "event_payload": {"outbox_id": str(row.id)}},
     )
+    # A busy channel (the message is not on the newest page of history) and a rate-limited first lookup.
+    for i in range(250):
+        await rt.client.chat_postMessage(channel=L1_CHANNEL, text=f"busy {i}")
+    bot.standin.faults.rate_limit("conversations.history", times=1)
     rt.sender.wake()
-    await bot.settle()
-    await row.refresh_from_db()
+    for _ in range(100):  # the lookup after the 429 comes after a short backoff
+        await bot.settle()
+        await row.refresh_from_db()
+        if row.status != OutboxStatus.PENDING:
+            break
+        await asyncio.sleep(0.05)
     assert row.status == OutboxStatus.DELIVERED and row.result_ts == posted["ts"]
     assert outbox_ids(bot.ws, L1_CHANNEL)[str(row.id)] == 1
