@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
+from bot.errors import TemporarilyUnavailableError
 from bot.slack.outbox import OutboxSender
 from config.settings import Settings
 from config.support import SupportConfig
 
 if TYPE_CHECKING:
     from bot.flows.inbox import InboundSpool
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,6 +40,7 @@ class Runtime:
     _user_teams: dict[str, str | None] = field(default_factory=dict)
     _members: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
     members_ttl: float = 30.0
+    _members_fetches: dict[str, asyncio.Future[frozenset[str]]] = field(default_factory=dict)
     spool: InboundSpool = field(init=False)
 
     def key(self, ticket_id: int) -> str:
@@ -65,26 +72,46 @@ class Runtime:
         return bool(team_id) and bool(self.home_team_id) and team_id != self.home_team_id
 
     async def channel_members(self, channel_id: str) -> frozenset[str]:
-        """Members of a channel (conversations.members, all pages), cached for members_ttl seconds."""
+        """Members of a channel (conversations.members, all pages), cached for members_ttl seconds.
+
+        Concurrent callers share one fetch per channel (a burst right after start would otherwise ask Slack
+        once per request and get rate limited). When Slack can't answer and nothing is cached, the caller gets
+        "try again" (TemporarilyUnavailableError), never a refusal: not knowing is not "not a member".
+        """
         cached = self._members.get(channel_id)
         if cached and time.monotonic() - cached[0] < self.members_ttl:
             return cached[1]
-        members: set[str] = set()
-        cursor = None
+        pending = self._members_fetches.get(channel_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._fetch_members(channel_id))
+            self._members_fetches[channel_id] = pending
+            pending.add_done_callback(lambda _: self._members_fetches.pop(channel_id, None))
         try:
-            for _ in range(50):
-                response = await self.client.conversations_members(
-                    channel=channel_id, limit=1000, cursor=cursor
-                )
-                members.update(response.get("members") or [])
-                cursor = (response.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    break
-        except Exception:  # noqa: BLE001 - unknown membership means no level rights, never more
-            return cached[1] if cached else frozenset()
-        result = frozenset(members)
+            result = await asyncio.shield(pending)
+        except Exception as exc:  # noqa: BLE001 - logged; a stale answer beats none
+            if cached:
+                return cached[1]
+            log.warning("conversations.members for %s failed: %s", channel_id, exc)
+            status = exc.response.status_code if isinstance(exc, SlackApiError) else None
+            if status is not None and status != 429 and status < 500:
+                return frozenset()  # e.g. channel_not_found: no level rights from that channel, never more
+            raise TemporarilyUnavailableError(
+                "Slack is busy and I couldn't check your support level just now. Nothing was changed; "
+                "please try again in a few seconds."
+            ) from None
         self._members[channel_id] = (time.monotonic(), result)
         return result
+
+    async def _fetch_members(self, channel_id: str) -> frozenset[str]:
+        members: set[str] = set()
+        cursor = None
+        for _ in range(50):
+            response = await self.client.conversations_members(channel=channel_id, limit=1000, cursor=cursor)
+            members.update(response.get("members") or [])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return frozenset(members)
 
     def forget_members(self) -> None:
         """Drop the membership cache (after member_joined_channel / left events)."""

@@ -10,7 +10,7 @@ from datetime import timedelta
 from bot.sandbox.demo import ACME_CHANNEL, GLOBEX_CHANNEL, L1_CHANNEL, L2_CHANNEL
 from bot.slack.ids import OUTBOX_EVENT_TYPE
 from bot.slack.outbox import enqueue
-from models import OutboxMessage, OutboxStatus, Ticket
+from models import OutboxMessage, OutboxStatus, Ticket, TimelineEntry
 from tests.harness import Harness, start_harness, stop_harness
 
 CONTEXT = {"tried": "restart", "impact": "one team", "reproduce": "always"}
@@ -158,3 +158,24 @@ async def test_message_claimed_by_a_dead_process_is_not_sent_twice(bot: Harness)
         await asyncio.sleep(0.05)
     assert row.status == OutboxStatus.DELIVERED and row.result_ts == posted["ts"]
     assert outbox_ids(bot.ws, L1_CHANNEL)[str(row.id)] == 1
+
+
+async def test_membership_check_rate_limited_says_try_again_not_refused(bot: Harness) -> None:
+    """Right after start nothing is cached; a 429 on conversations.members is 'try again', not 'you may not'.
+    A burst of commands then asks Slack once per channel, not once per command."""
+    sent = await bot.driver.post_message("U0ACMEJO", ACME_CHANNEL, "mail is down")
+    await bot.settle()
+    key = f"SUP-{(await Ticket.get(source_ts=sent.ts)).id}"
+    bot.rt.forget_members()
+    bot.standin.faults.rate_limit("conversations.members", times=1)
+    refused = await bot.command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} first try")
+    assert "try again in a few seconds" in refused.text and "Only members" not in refused.text
+    assert await TimelineEntry.filter(kind="note").count() == 0
+    bot.rt.forget_members()
+    before = len(bot.standin.calls_to("conversations.members"))
+    answers = await asyncio.gather(
+        *(bot.command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} burst {i}") for i in range(5))
+    )
+    assert all("Internal note added" in a.text for a in answers), [a.text for a in answers]
+    channels_asked = [c.args.get("channel") for c in bot.standin.calls_to("conversations.members")[before:]]
+    assert len(channels_asked) == len(set(channels_asked))  # one fetch per channel for the whole burst
