@@ -41,7 +41,9 @@ def build_app(rt: Runtime, *, signing_secret: str) -> AsyncApp:
             signing_secret=signing_secret,
             client=rt.client,
             authorize=authorize,
-            process_before_response=False,
+            # Our listeners return as soon as they have acked and go on in the background (bot.slack.budget,
+            # handlers/events.py), so Bolt answers at once instead of polling for the ack every 10 ms.
+            process_before_response=True,
             raise_error_for_unhandled_request=False,
         )
     finally:

@@ -111,8 +111,8 @@ def _sqlite_can_write(path: str, limit: float) -> None:
 class DatabaseGate:
     """Remembers that the database just failed, so requests answer at once instead of piling up.
 
-    A request that meets an "unavailable" error (or a failed health probe) closes the gate for `hold`
-    seconds; meanwhile listeners answer "temporarily unavailable" without touching the database and inbound
+    A failed health probe (run by /healthz, by the inbound spool, and in the background after a request met
+    an error that looks like an outage) closes the gate for `hold` seconds; meanwhile listeners answer "temporarily unavailable" without touching the database and inbound
     events go straight to the spool. After that the next request tries again (and closes it again if the
     database is still down); a successful health probe opens it at once. Process-wide, like the connection.
     """
@@ -120,6 +120,7 @@ class DatabaseGate:
     def __init__(self, hold: float = 2.0) -> None:
         self.hold = hold
         self._down_until = 0.0
+        self._probe: asyncio.Task[bool] | None = None
 
     def is_down(self) -> bool:
         """True while a recent failure says the database is not answering."""
@@ -133,14 +134,26 @@ class DatabaseGate:
         """The database answered a probe."""
         self._down_until = 0.0
 
+    def check_soon(self) -> None:
+        """Probe the database in the background (one probe at a time); a failed probe closes the gate.
+
+        An error that merely looks like an outage (a driver's OperationalError for bad input, say) thus never
+        turns everyone away: only the probe decides."""
+        if self._probe is not None and not self._probe.done():
+            return
+        try:
+            self._probe = asyncio.get_running_loop().create_task(database_ok(1.0), name="database-probe")
+        except RuntimeError:  # no running loop (CLI teardown): nothing to do
+            self._probe = None
+
 
 GATE = DatabaseGate()
 
 
 def note_failure(error: BaseException) -> bool:
-    """Close the gate when `error` means the database is unavailable; returns whether it did."""
+    """True when `error` looks like the database being unavailable; then a probe checks whether it is."""
     if is_unavailable(error):
-        GATE.mark_down()
+        GATE.check_soon()
         return True
     return False
 

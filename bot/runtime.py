@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from bot.flows.inbox import InboundSpool
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -41,7 +43,57 @@ class Runtime:
     _members: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
     members_ttl: float = 30.0
     _members_fetches: dict[str, asyncio.Future[frozenset[str]]] = field(default_factory=dict)
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
     spool: InboundSpool = field(init=False)
+    # Work after an ack waits here for its turn (settings.work_concurrency); see bot.slack.budget.
+    work_slots: asyncio.Semaphore = field(init=False)
+
+    # Set when shutdown begins: work still waiting for a slot is not started any more.
+    stopping: asyncio.Event = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.work_slots = asyncio.Semaphore(self.settings.work_concurrency)
+        self.stopping = asyncio.Event()
+
+    def spawn(self, work: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+        """Run work after the ack in the background, tracked so shutdown and tests can wait for it."""
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def background_work(self) -> list[asyncio.Task[Any]]:
+        """Work started after an ack that has not finished yet."""
+        return [t for t in self._background if not t.done()]
+
+    async def wait_for_work(self, deadline: float) -> int:
+        """Wait until the background work is done, or until the monotonic `deadline`. Looks again after each
+        wait, so work that started meanwhile is waited for too. Returns how much was still running (logged)."""
+        while tasks := self.background_work():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.warning(
+                    "shutdown: %d request(s) still running at the end of the grace period", len(tasks)
+                )
+                return len(tasks)
+            await asyncio.wait(tasks, timeout=remaining)
+        return 0
+
+    async def take_work_slot(self) -> bool:
+        """Wait for a work slot; False (and no slot) once shutdown has begun. Release with `work_slots`."""
+        if self.stopping.is_set():
+            return False
+        acquire = asyncio.ensure_future(self.work_slots.acquire())
+        stop = asyncio.ensure_future(self.stopping.wait())
+        await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not acquire.done():
+            acquire.cancel()
+            return False
+        if self.stopping.is_set():
+            self.work_slots.release()
+            return False
+        return True
 
     def key(self, ticket_id: int) -> str:
         """The ticket key, e.g. SUP-42."""

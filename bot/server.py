@@ -246,13 +246,14 @@ async def serve(parts: BotParts, settings: Settings) -> None:
         settings.shutdown_grace_seconds,
     )
     parts.web_app[STATE_KEY]["accepting"] = False
+    parts.runtime.stopping.set()  # work still waiting for its turn is not started (commands are told so)
     if socket_handler is not None:
         with contextlib.suppress(Exception):
             await socket_handler.close_async()
     # One grace period for the whole shutdown: listeners, then the scheduler and the outbox get what is left.
     deadline = time.monotonic() + settings.shutdown_grace_seconds
     parts.web_app[STATE_KEY]["deadline"] = deadline
-    await wait_for_listeners(deadline)
+    await parts.runtime.wait_for_work(deadline)
     await runner.cleanup()
     log.info("stopped")
 
@@ -281,23 +282,3 @@ async def check_app_token(rt: Runtime, app_token: str) -> None:
                 "connections:write scope (Basic Information > App-Level Tokens)"
             ) from None
         raise
-
-
-async def wait_for_listeners(deadline: float) -> int:
-    """Wait until Bolt's background listeners (requests acknowledged and still working) are done, or until the
-    monotonic `deadline`. Looks again after each wait, so work that started meanwhile is waited for too.
-    Returns how many were still running at the deadline (logged)."""
-    current = asyncio.current_task()
-    while True:
-        tasks = [
-            t
-            for t in asyncio.all_tasks()
-            if t is not current and not t.done() and "run_ack_function" in repr(t.get_coro())
-        ]
-        remaining = deadline - time.monotonic()
-        if not tasks:
-            return 0
-        if remaining <= 0:
-            log.warning("shutdown: %d request(s) still running at the end of the grace period", len(tasks))
-            return len(tasks)
-        await asyncio.wait(tasks, timeout=remaining)

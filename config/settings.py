@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     outbox_send_timeout: float = Field(default=10.0, gt=0)
     outbox_uncertain_grace: float = Field(default=45.0, ge=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    # Requests worked on at once after their ack (slash commands, events). More wait their turn in memory:
+    # hundreds of concurrent units of work only fight over the database and the event loop, and acks slow
+    # down while the total throughput drops (measured: docs/benchmarks.md).
+    work_concurrency: int = Field(default=16, ge=1, le=1024)
 
     @field_validator("slack_bot_token")
     @classmethod

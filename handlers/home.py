@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -15,6 +16,8 @@ from bot.services.permissions import Actor
 from bot.slack.blocks.home import build_notice_modal
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId
+
+log = logging.getLogger(__name__)
 
 
 def _int(value: Any) -> int:
@@ -33,7 +36,15 @@ async def handle_app_home_opened(event: dict[str, Any], context: AsyncBoltContex
     """Someone opened the Home tab: publish their Home (the Messages tab needs nothing)."""
     if event.get("tab", "home") != "home" or not event.get("user"):
         return
-    await home.opened(context["rt"], user_id=event["user"])
+    rt: Runtime = context["rt"]
+    rt.spawn(_publish_home(rt, event["user"]), name="home")  # after the ack (views.publish is a Web API call)
+
+
+async def _publish_home(rt: Runtime, user_id: str) -> None:
+    try:
+        await home.opened(rt, user_id=user_id)
+    except Exception:
+        log.exception("could not publish the Home of %s", user_id)
 
 
 async def handle_home_button(

@@ -25,15 +25,6 @@ SIGNING_SECRET = "harness-signing-secret-0123456789"
 APP_TOKEN = "xapp-1-A0BOT-0000-harness"
 
 
-def _listener_tasks() -> list[asyncio.Task[Any]]:
-    current = asyncio.current_task()
-    return [
-        t
-        for t in asyncio.all_tasks()
-        if t is not current and not t.done() and "run_ack_function" in repr(t.get_coro())
-    ]
-
-
 @dataclass
 class CommandAnswer:
     """What a person saw after a slash command: the HTTP status and ack time, and every answer's text."""
@@ -65,12 +56,12 @@ class Harness:
         """Wait until every acknowledged request is processed and the outbox has nothing due."""
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
-            tasks = _listener_tasks()
+            tasks = self.rt.background_work()
             if tasks:
                 await asyncio.wait(tasks, timeout=max(0.01, deadline - time.monotonic()))
                 continue
             await self.rt.sender.drain(limit=max(0.1, deadline - time.monotonic()))
-            if not _listener_tasks() and not await self._due():
+            if not self.rt.background_work() and not await self._due():
                 return
         raise TimeoutError("the bot did not settle in time")
 

@@ -33,7 +33,7 @@ from bot.sandbox.demo import INTERNAL, build_demo_workspace, demo_support_raw
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.standin import Channel, Message, SlackStandIn, StoredFile, StoredView, Workspace
 from bot.sandbox.web import AppHomeInfo, ChangeFeed, CommandInfo, SandboxWeb, ShortcutInfo, build_sandbox_app
-from bot.server import STATE_KEY, BotParts, build_bot, wait_for_listeners
+from bot.server import STATE_KEY, BotParts, build_bot
 from bot.slack.ids import CallbackId, Command
 from config.settings import Settings
 from config.support import SupportConfig, parse_support_config
@@ -425,7 +425,8 @@ class Sandbox:
         if self._bot_runner is not None:
             if self.parts is not None:
                 self.parts.web_app[STATE_KEY]["accepting"] = False
-            await wait_for_listeners(time.monotonic() + self.base_settings.shutdown_grace_seconds)
+                grace = self.base_settings.shutdown_grace_seconds
+                await self.parts.runtime.wait_for_work(time.monotonic() + grace)
             try:
                 await self._bot_runner.cleanup()  # in-flight deliveries finish; the stand-in still runs
             except Exception:  # a bot that failed half-way through start-up may not clean up fully

@@ -42,6 +42,10 @@ SLOW_VIEW = (
     "Keep this open to see whether it went through (the ticket card shows it too)."
 )
 DONE_VIEW = "Done: it went through. You can close this."
+RESTARTING = (
+    "The support bot is restarting, so this was not done and nothing was changed. "
+    "Please run the command again in a minute."
+)
 
 
 def _body(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +63,7 @@ class _Ack:
 
     def __init__(self, real: Any, kwargs: dict[str, Any]) -> None:
         self.real, self.kwargs = real, kwargs
+        self.acked = asyncio.Event()  # Slack's answer is ready: Bolt may send it
         self.late = False  # set once the budget is spent and Slack got our interim answer
         self.view_id: str | None = None  # the status modal shown instead of a late modal answer
 
@@ -68,7 +73,10 @@ class _Ack:
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not self.late:
-            return await self.real(*args, **kwargs)
+            try:
+                return await self.real(*args, **kwargs)
+            finally:
+                self.acked.set()
         if self.view_id:
             await self._update_view(kwargs)
             return None
@@ -127,51 +135,71 @@ async def _tell_slow(kwargs: dict[str, Any], ack: _Ack) -> None:
         else:
             await ack.real()
     ack.late = True
+    ack.acked.set()
     if not ack.view_id:
         await _respond(kwargs, text=SLOW)
 
 
 def budgeted(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """Answer a command/action/view within Slack's 3 s whatever the database does; never cancel the work."""
+    """Answer a command/action/view within Slack's 3 s whatever the database does; never cancel the work.
+
+    Bolt runs with process_before_response=True: the HTTP answer goes out when this returns. It returns as
+    soon as the listener has acked (or failed before acking, or the budget is spent and we acked for it);
+    the rest of the work goes on in the background (`Runtime.spawn`), watched by `_supervise`. That is
+    Bolt's own pbr=False behaviour, but woken by the ack instead of polling for it every 10 ms.
+    """
 
     @functools.wraps(listener)
     async def bounded(**kwargs: Any) -> Any:
         real_ack = kwargs.get("ack")
+        if GATE.is_down():  # known outage: answer now (Bolt's error handler puts it in the ack)
+            raise TemporarilyUnavailableError(UNAVAILABLE)
         ack = _Ack(real_ack, kwargs) if real_ack is not None else None
-        try:
-            if GATE.is_down():  # known outage: answer now instead of queueing behind it
-                raise TemporarilyUnavailableError(UNAVAILABLE)
-            if ack is not None:
-                kwargs["ack"] = ack
-            task = asyncio.ensure_future(listener(**kwargs))
-            done, _ = await asyncio.wait({task}, timeout=REQUEST_BUDGET)
-            if not done and ack is not None:
-                await _tell_slow(kwargs, ack)
-            if not done:
-                await asyncio.wait({task})
-            return task.result()
-        except Exception as error:
-            note_failure(error)
-            if ack is not None and ack.view_id:
-                # A late modal answer: say how it ended in the status modal (a DM if that fails).
-                view = build_status_modal("Not saved", describe(error))
-                if await _update_status(kwargs, ack.view_id, view):
-                    return None
-            if real_ack is None or getattr(real_ack, "response", None) is None:
-                raise  # not acked yet: Bolt's error handler answers in the ack
-            # Already acked: answer here. (Bolt would reset its ack response when a listener fails right after
-            # acking, and Slack would get a 404 instead of the 200 it was already promised.)
-            context = kwargs.get("context")
-            await handle_error(
-                error,
-                _body(kwargs),
-                None,
-                getattr(context, "respond", None),
-                getattr(context, "client", None),
-            )
-            return None
+        if ack is not None:
+            kwargs["ack"] = ack
+        rt = kwargs["context"]["rt"]
+        runner = rt.spawn(_supervise(listener, kwargs, ack, real_ack), name="listener")
+        if ack is None:
+            return await runner
+        acked = asyncio.ensure_future(ack.acked.wait())
+        await asyncio.wait({runner, acked}, return_when=asyncio.FIRST_COMPLETED)
+        acked.cancel()
+        if runner.done():
+            return (
+                runner.result()
+            )  # an error before the ack reaches Bolt's error handler (it answers in the ack)
+        return None  # acked: Bolt sends ack.response now; the work goes on in the background
 
     return bounded
+
+
+async def _supervise(
+    listener: Callable[..., Awaitable[Any]], kwargs: dict[str, Any], ack: _Ack | None, real_ack: Any
+) -> Any:
+    """Run the listener to its end; past the budget tell the person it is slow; answer errors after the ack."""
+    try:
+        task = asyncio.ensure_future(listener(**kwargs))
+        done, _ = await asyncio.wait({task}, timeout=REQUEST_BUDGET)
+        if not done and ack is not None:
+            await _tell_slow(kwargs, ack)
+        if not done:
+            await asyncio.wait({task})
+        return task.result()
+    except Exception as error:
+        note_failure(error)
+        if ack is not None and ack.view_id:
+            # A late modal answer: say how it ended in the status modal (a DM if that fails).
+            view = build_status_modal("Not saved", describe(error))
+            if await _update_status(kwargs, ack.view_id, view):
+                return None
+        if real_ack is None or getattr(real_ack, "response", None) is None:
+            raise  # not acked yet: Bolt's error handler answers in the ack
+        # Already acked: Slack has its answer; tell the person here.
+        context = kwargs.get("context")
+        await handle_error(
+            error, _body(kwargs), None, getattr(context, "respond", None), getattr(context, "client", None)
+        )
+        return None
 
 
 def ack_first(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -180,7 +208,7 @@ def ack_first(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
     Slack only needs the ack within 3 s; the work (database, outbox) happens after it, so acks stay fast
     under load. The listener keeps calling `ack(text=…, blocks=…)`: after the real ack that becomes
     `respond(…)` (an ephemeral for the person who ran the command). Errors reach the error handler, which
-    answers through response_url as well.
+    answers through response_url as well. The work takes one of the runtime's work slots.
     """
 
     @functools.wraps(listener)
@@ -194,6 +222,13 @@ def ack_first(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
                 await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
         kwargs["ack"] = answer
-        return await listener(**kwargs)
+        rt = context["rt"]
+        if not await rt.take_work_slot():  # acked already: the work waits its turn, the ack never does
+            await answer(text=RESTARTING)
+            return None
+        try:
+            return await listener(**kwargs)
+        finally:
+            rt.work_slots.release()
 
     return deferred

@@ -147,3 +147,34 @@ async def test_slow_database_answers_in_time_then_tells_how_it_ended(database_ur
         assert "Internal note added" in again.text and again.elapsed < 1.0
     finally:
         await stop_harness(h)
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="holds SQLite's write lock to keep the one work slot busy")
+async def test_commands_waiting_for_their_turn_at_shutdown_are_told_not_done(database_url: str) -> None:
+    """Work after the ack waits for a slot (settings.work_concurrency); when shutdown begins, what is still
+    waiting is not started and the person is told to run it again; what runs finishes."""
+    h = await start_harness(database_url, settings_overrides={"work_concurrency": 1})
+    try:
+        await h.driver.post_message("U0ACMEJO", ACME_CHANNEL, "VPN drops every ten minutes")
+        await h.settle()
+        key = f"SUP-{(await Ticket.get()).id}"
+        path = database_url.removeprefix("sqlite://")
+        started = threading.Event()
+        holder = threading.Thread(target=_hold_sqlite_write_lock, args=(path, 2.0, started), daemon=True)
+        holder.start()
+        await asyncio.to_thread(started.wait, 5)
+        first = await h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} runs")
+        await asyncio.sleep(0.2)  # the first holds the only slot, waiting for the database
+        second = await h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} waits")
+        assert first.status == 200 and second.status == 200
+        await asyncio.sleep(0.2)
+        h.rt.stopping.set()  # what `serve` does on SIGTERM
+        await asyncio.to_thread(holder.join, 10)
+        await h.settle()
+        texts = [e.text for e in h.ws.ephemerals_for("U0L1ANNA")]
+        assert any("restarting, so this was not done" in t for t in texts), texts
+        assert any("Internal note added" in t for t in texts), texts
+        notes = await TimelineEntry.filter(kind="note")
+        assert [n.data["text"] for n in notes] == ["runs"]
+    finally:
+        await stop_harness(h)
