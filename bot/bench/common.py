@@ -32,6 +32,7 @@ import aiohttp
 from bot.sandbox.driver import DriverResult, SlackDriver
 from bot.sandbox.standin import CallRecord, Ephemeral, SlackStandIn, Workspace
 from bot.sandbox.standin.workspace import JsonDict
+from bot.slack.budget import SLOW
 
 LOOPBACK = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -881,7 +882,7 @@ class CommandAnswers:
 
     The answer is the latest ephemeral posted through the command's response_url: the ack's body (the
     driver applies it) or a later post to the response_url (an app that acks first and answers after the
-    work). The index of ephemerals is built incrementally, so looking up thousands of answers stays cheap.
+    work), not counting the bot's interim "taking longer than usual". The index of ephemerals is built incrementally, so looking up thousands of answers stays cheap.
     """
 
     def __init__(self, standin: SlackStandIn) -> None:
@@ -901,7 +902,9 @@ class CommandAnswers:
             for ephemeral in ephemerals[self._indexed :]:
                 self._by_ts[ephemeral.ts] = ephemeral
             self._indexed = len(ephemerals)
-        return self._by_ts.get(record.last_ephemeral_ts)
+        answer = self._by_ts.get(record.last_ephemeral_ts)
+        # "Taking longer than usual, I'll tell you…" is not the answer yet (bot.slack.budget).
+        return None if answer is not None and answer.text == SLOW else answer
 
     def text(self, result: DriverResult | None) -> str:
         """The answer's text ('' when there is none)."""
