@@ -7,7 +7,7 @@ from slack_bolt.async_app import AsyncApp
 import handlers
 from bot.runtime import Runtime
 from bot.slack.errors import handle_error
-from bot.slack.middleware import record_inbound_event, runtime_middleware
+from bot.slack.middleware import record_inbound_event, runtime_middleware, safe_respond
 
 
 def build_app(rt: Runtime, *, signing_secret: str) -> AsyncApp:
@@ -19,6 +19,7 @@ def build_app(rt: Runtime, *, signing_secret: str) -> AsyncApp:
         raise_error_for_unhandled_request=False,
     )
     app.use(runtime_middleware(rt))
+    app.use(safe_respond)
     app.use(record_inbound_event)
     app.error(handle_error)
     handlers.register(app)

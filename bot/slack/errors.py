@@ -1,4 +1,8 @@
-"""The one error handler: known errors become a kind answer, unknown ones a reference id and a log entry."""
+"""The one error handler: known errors become a kind answer, unknown ones a reference id and a log entry.
+
+It never raises: a failing error handler would leave the request without an ack (Bolt then answers 404 after
+3 s).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from slack_bolt.response import BoltResponse
 
 from bot.db import is_unavailable
 from bot.errors import UserFacingError
+from bot.slack import payload
+from bot.slack.answers import tell
 from bot.slack.blocks.tickets import build_notice
 
 log = logging.getLogger(__name__)
@@ -22,42 +28,46 @@ UNAVAILABLE = (
 
 
 async def handle_error(
-    error: Exception, body: dict[str, Any], response: BoltResponse | None, respond: Any, client: Any
+    error: Exception, body: Any, response: BoltResponse | None, respond: Any, client: Any
 ) -> BoltResponse | None:
     """The one error handler: known errors become a kind answer, unknown ones get a reference id."""
+    try:
+        return await _answer_error(error, body, response, respond, client)
+    except Exception:  # noqa: BLE001 - never leave Slack without an answer; the failure is logged in full
+        log.exception("the error handler failed while answering %s", type(error).__name__)
+        return _ok(response)
+
+
+def _message_for(error: Exception) -> str:
     if isinstance(error, UserFacingError):
-        message = error.message
-    elif is_unavailable(error):
+        return error.message
+    if is_unavailable(error):
         log.warning("database unavailable while handling a request: %s", error)
-        message = UNAVAILABLE
-    else:
-        ref = secrets.token_hex(4).upper()
-        log.error("unhandled error, reference %s", ref, exc_info=error, extra={"ref": ref})
-        message = (
-            "Sorry, something went wrong on our side and nothing was changed. Please try again; "
-            f"if it keeps happening, give your admin the reference `{ref}`."
-        )
-    kind = body.get("type") if isinstance(body, dict) else None
-    if kind == "event_callback" or kind is None and "event" in (body or {}):
-        return BoltResponse(status=200, body="") if response is not None else None
+        return UNAVAILABLE
+    ref = secrets.token_hex(4).upper()
+    log.error("unhandled error, reference %s", ref, exc_info=error, extra={"ref": ref})
+    return (
+        "Sorry, something went wrong on our side and nothing was changed. Please try again; "
+        f"if it keeps happening, give your admin the reference `{ref}`."
+    )
+
+
+async def _answer_error(
+    error: Exception, body: Any, response: BoltResponse | None, respond: Any, client: Any
+) -> BoltResponse | None:
+    message = _message_for(error)
+    body = payload.obj(body)
+    kind = body.get("type")
+    if kind == "event_callback" or kind is None and "event" in body:
+        return _ok(response)  # nobody to answer; Slack must not retry
     notice = build_notice(message)
-    if kind == "view_submission":
-        # A modal can only show errors on a field; close it and tell the person in a DM instead.
-        user = (body.get("user") or {}).get("id")
-        if user:
-            try:
-                await client.chat_postMessage(channel=user, text=notice["text"], blocks=notice["blocks"])
-            except Exception:
-                log.exception("could not send the error message to the user")
-        return BoltResponse(status=200, body="") if response is not None else None
-    if response is not None and kind != "block_actions":
+    if response is not None and "command" in body:
+        # Not acknowledged yet: the ack's body is the answer (Slack shows it to the person only).
         return BoltResponse(status=200, body=json.dumps(notice), headers={"content-type": "application/json"})
-    if respond is not None and (body.get("response_url") or (body.get("response_urls") or [None])[0]):
-        try:
-            await respond(
-                **{k: v for k, v in notice.items() if k in ("text", "blocks", "response_type")},
-                replace_original=False,
-            )
-        except Exception:
-            log.exception("could not send the error message to the user")
+    # A modal closes (it can only show errors on a field); everything else is answered privately.
+    await tell(client, body, text=notice["text"], blocks=notice["blocks"], respond=respond)
+    return _ok(response)
+
+
+def _ok(response: BoltResponse | None) -> BoltResponse | None:
     return BoltResponse(status=200, body="") if response is not None else None

@@ -1,4 +1,5 @@
-"""Bolt middleware: hand the runtime to listeners, and record Events API deliveries before the ack."""
+"""Bolt middleware: hand the runtime to listeners, clean and guard what they get from the payload, and record
+Events API deliveries before the ack."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from slack_bolt.response import BoltResponse
 from tortoise.exceptions import IntegrityError
 
 from bot.runtime import Runtime
+from bot.slack import payload
+from bot.slack.answers import SafeRespond
 from models import InboundEvent
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,18 @@ def runtime_middleware(rt: Runtime) -> Callable[..., Awaitable[Any]]:
         await next()
 
     return inject_runtime
+
+
+async def safe_respond(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+    """Give listeners (and the error handler) a respond() that answers privately when the payload has no
+    usable response_url, instead of raising."""
+    context["respond"] = SafeRespond(
+        context.respond,
+        context.client,
+        user_id=payload.ident(context.user_id),
+        channel_id=payload.ident(context.channel_id),
+    )
+    await next()
 
 
 async def record_inbound_event(

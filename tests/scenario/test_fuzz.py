@@ -1891,9 +1891,6 @@ async def _ticket(bot: Harness, user: str = JO, channel: str = ACME_CHANNEL, tex
     return (await Ticket.get(channel_id=channel, source_ts=sent.ts)).id
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: BUG-1 no-answer-404-after-3s (handle_error assumes body['user'] is a dict)"
-)
 async def test_bug1_submission_with_odd_user_is_answered_in_time(
     bot: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
