@@ -16,7 +16,9 @@ def build_app(rt: Runtime, *, signing_secret: str) -> AsyncApp:
         signing_secret=signing_secret,
         client=rt.client,
         process_before_response=False,
-        raise_error_for_unhandled_request=False,
+        # A request no listener matches (a button or form of another version, an event type we do not
+        # handle) goes to the error handler, which answers it, instead of Bolt's 404.
+        raise_error_for_unhandled_request=True,
     )
     app.use(runtime_middleware(rt))
     app.use(safe_respond)

@@ -1905,9 +1905,6 @@ async def test_bug1_submission_with_odd_user_is_answered_in_time(
     assert result.status == 200 and result.elapsed < ACK_BUDGET, (result.status, result.elapsed)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: BUG-2 unmatched-request-404 (stale/unknown button gets 404, no message)"
-)
 async def test_bug2_unknown_button_is_answered_with_out_of_date(bot: Harness) -> None:
     """A button of an older version (action_id no longer registered): 200 and 'out of date' for the person."""
     ticket_id = await _ticket(bot)
@@ -1918,6 +1915,30 @@ async def test_bug2_unknown_button_is_answered_with_out_of_date(bot: Harness) ->
     await bot.settle()
     assert result.status == 200
     assert "out of date" in _answers(bot, ANNA)
+
+
+async def test_bug2_other_unmatched_requests_get_200_and_a_kind_answer(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Unknown command, modal callback and shortcut: 200 and an answer saying so; an event type or payload
+    type without a listener: a quiet 200 (Slack retries anything else, and may disable the app)."""
+    command = await bot.driver.slash_command(ANNA, L1_CHANNEL, "/archive", "SUP-1")
+    assert command.status == 200 and "I don't know the command `/archive`" in command.text
+    user = {"id": ANNA, "team_id": HOME_TEAM}
+    form = await send_payload(
+        bot, {"type": "view_submission", "user": user, "view": {**_note_view(1), "callback_id": "old.form"}}
+    )
+    source = bot.ws.post_as_user(JO, ACME_CHANNEL, "Printer offline")
+    shortcut = await bot.driver.message_shortcut(ANNA, ACME_CHANNEL, source.ts, "old_shortcut")
+    event = await send_event(bot, bot.driver.envelope({"type": "x_unknown", "user": JO}))
+    options = await send_payload(
+        bot, {"type": "block_suggestion", "user": user, "action_id": "x", "value": ""}
+    )
+    await bot.settle()
+    assert [r.status for r in (form, shortcut, event, options)] == [200] * 4
+    answers = _answers(bot, ANNA)
+    assert "This form is out of date" in answers and "This shortcut is out of date" in answers, answers
+    assert not _unhandled(caplog), _unhandled(caplog)
 
 
 @pytest.mark.xfail(
