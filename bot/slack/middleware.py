@@ -50,12 +50,16 @@ async def record_inbound_event(
     body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
 ) -> BoltResponse | None:
     """Store the delivery under its event_id; a delivery seen before is acknowledged and dropped."""
-    if body.get("type") != "event_callback":
+    if payload.obj(body).get("type") != "event_callback":
         await next()
         return None
-    event = body.get("event") or {}
+    event = payload.obj(body.get("event"))
     event_id = body.get("event_id")
-    if event.get("type") not in RECORDED_EVENTS or not isinstance(event_id, str) or not event_id:
+    if (
+        payload.string(event.get("type")) not in RECORDED_EVENTS
+        or not isinstance(event_id, str)
+        or not event_id
+    ):
         await next()
         return None
     rt: Runtime = context["rt"]

@@ -26,6 +26,7 @@ from tortoise.expressions import F, Q
 
 from bot.clock import Clock
 from bot.slack.ids import OUTBOX_EVENT_TYPE
+from bot.slack.payload import api_error
 from models import OutboxMessage, OutboxStatus, Ticket
 
 log = logging.getLogger(__name__)
@@ -295,7 +296,7 @@ class OutboxSender:
 
     async def _handle_error(self, row: OutboxMessage, exc: SlackApiError) -> None:
         status = exc.response.status_code
-        error = str(exc.response.get("error") or f"http_{status}")
+        error = api_error(exc)
         if status == 429 or error in ("ratelimited", "rate_limited"):
             retry_after = float(
                 exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1))
@@ -314,7 +315,7 @@ class OutboxSender:
         try:
             await self.client.api_call("conversations.join", params={"channel": row.channel_id})
         except SlackApiError as exc:
-            await self._fail(row, f"not_in_channel (join failed: {exc.response.get('error')})")
+            await self._fail(row, f"not_in_channel (join failed: {api_error(exc)})")
             return
         row.payload = {**row.payload, "_joined": True}
         await row.save(update_fields=["payload"])

@@ -426,12 +426,16 @@ def mark_review_item(message: dict[str, Any], *, article_id: int, note: str) -> 
     """The reminder with one article's buttons replaced by what was done."""
     target = f"{BlockId.KB_REVIEW_PREFIX}{article_id}"
     blocks = []
-    for block in message.get("blocks") or []:
+    shown = message.get("blocks")
+    for block in shown if isinstance(shown, list) else []:
+        if not isinstance(block, dict):
+            continue
         if block.get("block_id") == target:
             blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(note, 2000))]).to_dict())
         else:
             blocks.append(block)
-    return {"text": message.get("text") or note, "blocks": blocks}
+    text = message.get("text")
+    return {"text": text if isinstance(text, str) and text else note, "blocks": blocks}
 
 
 KB_HELP = (
