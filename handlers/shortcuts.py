@@ -8,7 +8,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.errors import PermissionDeniedError, UsageError
+from bot.errors import UsageError
+from bot.flows import intake
 from bot.runtime import Runtime
 from bot.services.intake import detect_priority
 from bot.slack import payload
@@ -25,8 +26,10 @@ async def handle_create_ticket_shortcut(
     rt: Runtime = context["rt"]
     await ack()
     user_id, team_id = payload.user_of(shortcut)
-    if rt.is_external_team(team_id or payload.ident(payload.obj(shortcut.get("team")).get("id"))):
-        raise PermissionDeniedError("Only the support team can turn messages into tickets.")
+    # Only someone verifiably of the support team gets the internal form (a missing team is not ours).
+    await intake.ticket_opener(
+        rt, user_id=user_id, team_id=team_id or payload.ident(payload.obj(shortcut.get("team")).get("id"))
+    )
     channel = payload.ident(payload.obj(shortcut.get("channel")).get("id"))
     message = payload.obj(shortcut.get("message"))
     text = payload.string(message.get("text"))

@@ -14,11 +14,13 @@ from bot.errors import NotFoundError, PermissionDeniedError, UsageError, UserFac
 from bot.flows import cards
 from bot.flows import kb as kb_flows
 from bot.flows.cards import active_card, stream_of
+from bot.flows.escalation import actor_for, require
 from bot.runtime import Runtime
 from bot.services import escalation as escalation_service
 from bot.services import intake
 from bot.services.customers import ensure_customer
 from bot.services.intake import InboundMessage, Outcome
+from bot.services.permissions import Action, Actor
 from bot.services.sla.engine import SlaEvent, on_ticket_event
 from bot.slack import outbox, payload
 from bot.slack.blocks.customer import build_customer_ack
@@ -285,6 +287,22 @@ async def _process_delete(
     return result.outcome
 
 
+NOT_FOR_OUTSIDERS = "Only the support team can turn messages into tickets."
+
+
+async def ticket_opener(
+    rt: Runtime, *, user_id: str, team_id: str | None, refusal: str = NOT_FOR_OUTSIDERS
+) -> Actor:
+    """The person opening a ticket for a customer, if they may: of our own team, verifiably (users.info, or
+    the payload when Slack cannot tell; unknown means no), and allowed to create tickets (a support level
+    channel or a lead)."""
+    actor = await actor_for(rt, user_id=user_id, team_id=team_id)
+    if actor.is_external or not actor.team_id or not rt.home_team_id:
+        raise PermissionDeniedError(refusal)
+    require(actor, Action.CREATE)
+    return actor
+
+
 async def open_ticket_for_message(
     rt: Runtime,
     *,
@@ -297,8 +315,7 @@ async def open_ticket_for_message(
     priority: str | None = None,
 ) -> Ticket:
     """🎫 reaction or shortcut: an agent opens a ticket for a customer's message."""
-    if rt.is_external_team(actor_team):
-        raise PermissionDeniedError("Only the support team can turn messages into tickets.")
+    await ticket_opener(rt, user_id=actor_id, team_id=actor_team)
     if rt.config.is_internal_channel(channel_id):
         raise UsageError("This is a support team channel. Open tickets from messages in customer channels.")
     ts = message.get("ts") or ""
@@ -343,8 +360,9 @@ async def open_ticket_by_command(
     rt: Runtime, *, actor_id: str, actor_team: str | None, channel_id: str, text: str
 ) -> Ticket:
     """`/ticket new <text>` in a customer channel: an agent opens a ticket on the customer's behalf."""
-    if rt.is_external_team(actor_team):
-        raise PermissionDeniedError(customer_text("en", "not_for_customers"))
+    await ticket_opener(
+        rt, user_id=actor_id, team_id=actor_team, refusal=customer_text("en", "not_for_customers")
+    )
     configured = rt.config.customer_by_channel(channel_id)
     if configured is None:
         raise UsageError(

@@ -1037,11 +1037,12 @@ def id_values(ids: list[int], *, avoid: frozenset[int] = frozenset()) -> st.Sear
 
 
 @st.composite
-def team_claims(draw: st.DrawFn, user: str, *, customers_may_lack_team: bool = True) -> Any:
-    """What a payload says about the person's team: usually the truth, sometimes missing or junk.
+def team_claims(draw: st.DrawFn, user: str) -> Any:
+    """What a payload says about the person's team: usually the truth, sometimes missing, ours or junk.
 
-    A customer's claim is never another customer's team (the forgery tests cover that); with
-    customers_may_lack_team=False it is never missing or ours either (BUG-11 has its own test).
+    A customer's claim is never another customer's team (the forgery tests cover that). A missing or
+    wrong claim must not make a customer internal (the team comes from users.info; BUG-11 was the shortcut
+    failing open on a missing one).
     """
     truth = CUSTOMERS.get(user, HOME_TEAM)
     claims = st.one_of(
@@ -1051,8 +1052,6 @@ def team_claims(draw: st.DrawFn, user: str, *, customers_may_lack_team: bool = T
         st.sampled_from([None, "", HOME_TEAM]),
         SCALARS.filter(lambda v: v not in (ACME_TEAM, GLOBEX_TEAM)),
     )
-    if user in CUSTOMERS and not customers_may_lack_team:
-        claims = claims.filter(lambda v: bool(v) and v != HOME_TEAM)
     return draw(claims)
 
 
@@ -1298,7 +1297,7 @@ def view_submission_cases(
 def shortcut_cases(draw: st.DrawFn, bot: Harness, world: World, agent: bool) -> Case:
     """The message shortcut with missing or odd message fields."""
     user = draw(st.sampled_from(AGENTS if agent else OUTSIDERS))
-    team = draw(team_claims(user, customers_may_lack_team=False))
+    team = draw(team_claims(user))
     source = draw(st.sampled_from([world.source, world.resolution, *world.cards[:2]]))
     message = bot.ws.render_message(source)
     odd_message = [key for key in ("ts", "text", "user", "thread_ts", "blocks") if _rare(draw, 6)]
@@ -2078,9 +2077,6 @@ async def test_bug6_views_open_failing_on_a_button_or_shortcut_is_answered(
     assert not _unhandled(caplog), _unhandled(caplog)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: BUG-7 create-without-agent-check (Action.CREATE is never checked)"
-)
 async def test_bug7_internal_person_without_level_cannot_open_tickets(bot: Harness) -> None:
     """README: create — internal, no level: no. Sam (sales, in Acme's channel) runs `/ticket new`."""
     bot.ws.add_user(SALES, team_id=HOME_TEAM, name="sam", real_name="Sam Sales")
@@ -2089,6 +2085,14 @@ async def test_bug7_internal_person_without_level_cannot_open_tickets(bot: Harne
     await bot.settle()
     assert result.status == 200
     assert await Ticket.all().count() == 0, _answers(bot, SALES)
+    assert "Only members of a support level channel" in _answers(bot, SALES)
+    # The other ways to open a ticket for a customer's message: the shortcut and the 🎫 reaction.
+    source = bot.ws.post_as_user(JO, ACME_CHANNEL, "Printer offline")
+    await bot.driver.message_shortcut(SALES, ACME_CHANNEL, source.ts, CallbackId.SHORTCUT_CREATE_TICKET)
+    await bot.driver.add_reaction(SALES, ACME_CHANNEL, source.ts, "ticket")
+    await bot.settle()
+    assert not bot.ws.open_views(SALES) and await Ticket.all().count() == 0
+    assert _answers(bot, SALES).count("Only members of a support level channel") == 3, _answers(bot, SALES)
 
 
 @pytest.mark.xfail(
@@ -2159,9 +2163,6 @@ async def test_bug10_stale_escalation_form_says_escalated_meanwhile(bot: Harness
     assert result.applied_error is None, result.applied_error
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: BUG-11 shortcut-team-fail-open (missing team ids count as internal)"
-)
 async def test_bug11_customer_shortcut_without_team_ids_gets_no_internal_modal(bot: Harness) -> None:
     """Jo's message shortcut payload without team ids (as org-wide installs send): refused, no modal."""
     msg = bot.ws.post_as_user(JO, ACME_CHANNEL, "Printer offline")
@@ -2179,6 +2180,27 @@ async def test_bug11_customer_shortcut_without_team_ids_gets_no_internal_modal(b
     assert (await send_payload(bot, payload)).status == 200
     await bot.settle()
     assert not bot.ws.open_views(JO)
+    assert "Only the support team can turn messages into tickets." in _answers(bot, JO)
+
+
+async def test_bug11_shortcut_fails_closed_when_the_team_cannot_be_verified(bot: Harness) -> None:
+    """Someone Slack cannot tell us about (users.info fails) with no team in the payload: refused, no modal."""
+    msg = bot.ws.post_as_user(JO, ACME_CHANNEL, "Printer offline")
+    bot.standin.faults.error("users.info", "user_not_visible", probability=1.0)
+    payload = {
+        "type": "message_action",
+        "callback_id": CallbackId.SHORTCUT_CREATE_TICKET,
+        "user": {"id": GHOST},
+        "team": None,
+        "channel": {"id": ACME_CHANNEL},
+        "message_ts": msg.ts,
+        "message": bot.ws.render_message(msg),
+        "trigger_id": bot.standin.issue_trigger_id(ANNA),
+    }
+    assert (await send_payload(bot, payload)).status == 200
+    await bot.settle()
+    bot.standin.faults.clear("users.info")
+    assert not bot.ws.open_views(ANNA) and not bot.standin.triggers[payload["trigger_id"]].used
 
 
 @pytest.mark.xfail(
