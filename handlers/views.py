@@ -16,6 +16,7 @@ from bot.runtime import Runtime
 from bot.services import escalation as svc
 from bot.services.permissions import Actor
 from bot.slack import payload
+from bot.slack.answers import tell_privately
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from models import DraftKind, Ticket, TicketSource
@@ -227,7 +228,9 @@ async def handle_create_ticket_submission(
         notice = f"Opened {rt.key(ticket.id)}."
     except UserFacingError as exc:
         notice = exc.message
-    await rt.client.chat_postEphemeral(channel=channel, user=user_id, text=notice)
+    # In the message's channel if the bot can post there, else as a DM (the bot may not be in that channel:
+    # exactly when the message could not be read).
+    await tell_privately(rt.client, user_id=user_id, channel_id=channel, text=notice)
 
 
 def register(app: AsyncApp) -> None:

@@ -2095,9 +2095,6 @@ async def test_bug7_internal_person_without_level_cannot_open_tickets(bot: Harne
     assert _answers(bot, SALES).count("Only members of a support level channel") == 3, _answers(bot, SALES)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: BUG-8 create-ticket-notice-unpostable (chat.postEphemeral error unhandled)"
-)
 async def test_bug8_shortcut_in_a_channel_without_the_bot_ends_with_a_notice(
     bot: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
