@@ -3,7 +3,8 @@
 The sender delivers pending rows in id order per stream (one ticket = one stream, so a thread keeps its
 order), paces each channel with a token bucket (Slack allows about one message per second per channel),
 retries 429 after Retry-After and 5xx/timeouts with jittered exponential backoff, and gives up only on
-permanent errors. After an attempt that got no answer it looks for the message in Slack (by the outbox id in
+permanent errors — and, after MAX_UNKNOWN_ERROR_ATTEMPTS, on Slack errors it does not know (so one message Slack
+keeps refusing cannot hold up its ticket's stream for good). After an attempt that got no answer it looks for the message in Slack (by the outbox id in
 the message metadata) before sending again, so a timeout never doubles a message.
 """
 
@@ -55,8 +56,13 @@ PERMANENT_ERRORS = frozenset(
         "already_reacted",
         "invalid_name",
         "no_reaction",
+        "invalid_thread_ts",
+        "thread_not_found",
     }
 )
+# An `ok: false` error outside PERMANENT_ERRORS (and not a rate limit) is retried this many attempts in all,
+# then treated as permanent: the stream is ordered, so a message retried for ever would block its ticket.
+MAX_UNKNOWN_ERROR_ATTEMPTS = 5
 JSON_METHODS = ("chat.", "views.")
 MAX_BACKOFF = 300.0
 
@@ -308,6 +314,8 @@ class OutboxSender:
             await self._join_and_retry(row)
         elif error in PERMANENT_ERRORS:
             await self._fail(row, error)
+        elif status < 500 and row.attempts >= MAX_UNKNOWN_ERROR_ATTEMPTS:
+            await self._fail(row, f"{error} (not a known Slack error; gave up after {row.attempts} attempts)")
         else:
             await self._retry(row, self._backoff(row.attempts), error)
 

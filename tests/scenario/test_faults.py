@@ -7,6 +7,7 @@ import asyncio
 from collections import Counter
 
 from bot.sandbox.demo import ACME_CHANNEL, GLOBEX_CHANNEL, L1_CHANNEL, L2_CHANNEL
+from bot.slack.outbox import MAX_UNKNOWN_ERROR_ATTEMPTS
 from models import OutboxMessage, OutboxStatus, Ticket
 from tests.harness import Harness, start_harness, stop_harness
 
@@ -118,3 +119,24 @@ async def test_per_channel_pace_does_not_block_other_channels(database_url: str)
         assert elapsed >= 1.2
     finally:
         await stop_harness(h)
+
+
+async def test_unknown_slack_error_gives_up_after_bounded_attempts(bot: Harness) -> None:
+    """An `ok: false` error the outbox does not know is retried (it might pass), but only
+    MAX_UNKNOWN_ERROR_ATTEMPTS times (a few seconds of backoff): then the row fails with the reason recorded,
+    and the ticket's stream moves on (its L1 card, queued behind the customer's acknowledgement, arrives)."""
+    bot.standin.faults.error("chat.postMessage", "brand_new_error", times=MAX_UNKNOWN_ERROR_ATTEMPTS)
+    sent = await bot.driver.post_message("U0ACMEJO", ACME_CHANNEL, "VPN drops")
+    await bot.settle(limit=20)
+    failed = await OutboxMessage.get(status=OutboxStatus.FAILED)
+    assert failed.attempts == MAX_UNKNOWN_ERROR_ATTEMPTS and failed.channel_id == ACME_CHANNEL
+    assert failed.last_error == (
+        f"brand_new_error (not a known Slack error; gave up after {MAX_UNKNOWN_ERROR_ATTEMPTS} attempts)"
+    )
+    assert not await OutboxMessage.filter(status=OutboxStatus.PENDING).exists(), (
+        await OutboxMessage.all().values_list(
+            "id", "method", "channel_id", "status", "attempts", "last_error"
+        )
+    )
+    assert len(bot.ws.channel_messages(L1_CHANNEL)) == 1
+    assert not bot.ws.thread_replies(ACME_CHANNEL, sent.ts)
