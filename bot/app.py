@@ -7,7 +7,12 @@ from slack_bolt.async_app import AsyncApp
 import handlers
 from bot.runtime import Runtime
 from bot.slack.errors import handle_error
-from bot.slack.middleware import record_inbound_event, runtime_middleware, safe_respond
+from bot.slack.middleware import (
+    record_inbound_event,
+    runtime_middleware,
+    safe_respond,
+    strip_nul_characters,
+)
 
 
 def build_app(rt: Runtime, *, signing_secret: str) -> AsyncApp:
@@ -21,6 +26,7 @@ def build_app(rt: Runtime, *, signing_secret: str) -> AsyncApp:
         raise_error_for_unhandled_request=True,
     )
     app.use(runtime_middleware(rt))
+    app.use(strip_nul_characters)
     app.use(safe_respond)
     app.use(record_inbound_event)
     app.error(handle_error)

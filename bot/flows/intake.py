@@ -400,11 +400,11 @@ async def fetch_message(rt: Runtime, channel_id: str, ts: str) -> dict[str, Any]
         )
         for message in response.get("messages", []):
             if message.get("ts") == ts:
-                return dict(message)
+                return payload.without_nul(dict(message))
         response = await rt.client.conversations_replies(channel=channel_id, ts=ts, limit=1)
         for message in response.get("messages", []):
             if message.get("ts") == ts:
-                return dict(message)
+                return payload.without_nul(dict(message))
     except SlackApiError as exc:
         log.info("fetch_message %s/%s failed: %s", channel_id, ts, payload.api_error(exc))
     raise NotFoundError("I couldn't read that message; it may have been deleted, or I'm not in that channel.")

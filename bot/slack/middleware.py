@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from tortoise.exceptions import IntegrityError
 
+from bot.db import is_unavailable
 from bot.runtime import Runtime
 from bot.slack import payload
 from bot.slack.answers import SafeRespond
@@ -32,6 +34,16 @@ def runtime_middleware(rt: Runtime) -> Callable[..., Awaitable[Any]]:
         await next()
 
     return inject_runtime
+
+
+async def strip_nul_characters(req: AsyncBoltRequest, next: Callable[[], Awaitable[None]]) -> None:
+    """Remove NUL characters from everything the payload carries, before anything is stored: PostgreSQL
+    cannot store them (text, jsonb), and no person types one. (The signature was checked on the raw body.)"""
+    if isinstance(req.body, dict):
+        cleaned = payload.without_nul(req.body)
+        req.body.clear()
+        req.body.update(cleaned)
+    await next()
 
 
 async def safe_respond(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
@@ -73,9 +85,15 @@ async def record_inbound_event(
     except IntegrityError:
         log.info("inbound: duplicate delivery of %s ignored", event_id, extra={"event_id": event_id})
         return BoltResponse(status=200, body="")
-    except Exception:  # database slow or down: ack now, process once it is back, never 5xx to Slack
-        rt.spool.add(body)
-        return BoltResponse(status=200, body="")
+    except Exception as exc:
+        if isinstance(exc, TimeoutError) or is_unavailable(exc):
+            # Database slow or down: ack now, process once it is back, never 5xx to Slack.
+            rt.spool.add(body)
+            return BoltResponse(status=200, body="")
+        # Not an outage (this delivery cannot be stored as it is): handle it without the dedup record.
+        log.exception("inbound: could not record %s; handling it unrecorded", event_id)
+        await next()
+        return None
     context["inbound_id"] = row.id
     await next()
     return None

@@ -2199,11 +2199,6 @@ async def test_bug11_shortcut_fails_closed_when_the_team_cannot_be_verified(bot:
     assert not bot.ws.open_views(ANNA) and not bot.standin.triggers[payload["trigger_id"]].used
 
 
-@pytest.mark.xfail(
-    bool(os.environ.get("TEST_DATABASE_URL")),
-    strict=True,
-    reason="bug: BUG-12 nul-spooled-as-outage (PostgreSQL rejects NUL; the event is spooled for good)",
-)
 async def test_bug12_customer_message_with_nul_becomes_a_ticket(
     bot: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -2213,10 +2208,23 @@ async def test_bug12_customer_message_with_nul_becomes_a_ticket(
     await bot.settle()
     assert await Ticket.all().count() == 1
     ticket = await Ticket.get()
+    assert ticket.text == "VPN down"
     await bot.driver.slash_command(ANNA, L1_CHANNEL, "/ticket", f"note SUP-{ticket.id} see\u0000log")
     await bot.settle()
     assert await TimelineEntry.filter(ticket_id=ticket.id, kind="note").count() == 1
+    result = await send_payload(
+        bot,
+        {
+            "type": "view_submission",
+            "user": {"id": ANNA, "team_id": HOME_TEAM},
+            "view": _note_view(ticket.id, "a\u0000b"),
+        },
+    )
+    await bot.settle()
+    assert result.status == 200 and not result.view_errors, result.text
+    assert await TimelineEntry.filter(ticket_id=ticket.id, kind="note").count() == 2
     assert not [r for r in caplog.records if "unavailable" in r.getMessage()]
+    assert not bot.rt.spool._items and not _unhandled(caplog)
 
 
 async def test_bug13_usage_errors_do_not_echo_live_mentions(bot: Harness) -> None:
