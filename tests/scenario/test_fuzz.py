@@ -2236,12 +2236,18 @@ async def test_bug13_usage_errors_do_not_echo_live_mentions(bot: Harness) -> Non
     assert "not a ticket key" in answer and "<!everyone>" not in answer, answer
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: BUG-15 non-utf8-body-500 (request.text() raises again in the except branch)"
-)
 async def test_bug15_non_utf8_bodies_get_401_or_400(bot: Harness) -> None:
     """Bytes that are not UTF-8: unsigned → 401, signed → 400; never 500."""
     body = b"payload=\xff\xfe\x00"
     unsigned = await bot.driver.send_raw(body, sign=False, content_type="application/x-www-form-urlencoded")
     signed = await bot.driver.send_raw(body, content_type="application/x-www-form-urlencoded")
     assert (unsigned.status, signed.status) == (401, 400)
+
+
+async def test_timestamp_that_is_not_a_number_gets_401(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """X-Slack-Request-Timestamp 'abc' (Bolt's own check raised on it, and the error handler answered 200)."""
+    body = json.dumps({"type": "event_callback", "event": {"type": "message"}}).encode()
+    result = await bot.driver.send_raw(body, sign=False, timestamp="abc", signature="v0=" + "0" * 64)
+    assert result.status == 401 and not _unhandled(caplog)
