@@ -19,7 +19,7 @@ from bot.slack.blocks.tickets import build_notice
 from bot.slack.budget import ack_first, budgeted
 from bot.slack.ids import Command
 from bot.slack.modals import open_modal
-from bot.slack.parsing import parse_user, split_key
+from bot.slack.parsing import parse_ticket_key, parse_user, split_key
 from bot.slack.text import clip, escape
 
 TICKET_USAGE = (
@@ -116,8 +116,9 @@ async def handle_ticket_command(ack: AsyncAck, command: dict[str, Any], context:
         await ack(**build_notice(answer))
         return
     if " " not in raw:
+        ticket_id = parse_ticket_key(raw, prefix)
         viewer = await viewing.viewer_for(rt, user_id=user, team_id=team, channel_id=channel)
-        await ack(**await viewing.show_ticket(rt, key_text=raw, viewer=viewer))
+        await ack(**await viewing.show_ticket(rt, key_text=rt.key(ticket_id), viewer=viewer))
         return
     if external:
         raise UsageError(customer_text("en", "help", prefix=prefix))

@@ -2251,3 +2251,23 @@ async def test_timestamp_that_is_not_a_number_gets_401(
     body = json.dumps({"type": "event_callback", "event": {"type": "message"}}).encode()
     result = await bot.driver.send_raw(body, sign=False, timestamp="abc", signature="v0=" + "0" * 64)
     assert result.status == 401 and not _unhandled(caplog)
+
+
+async def test_sla_answer_escapes_what_was_typed(bot: Harness) -> None:
+    """`/sla <!channel>`: the answer quotes it escaped (the project's escape helper), never as a live ping."""
+    await bot.driver.slash_command(ANNA, L1_CHANNEL, "/sla", "<!channel>")
+    await bot.settle()
+    answer = _answers(bot, ANNA)
+    assert "`&lt;!channel&gt;` is not a ticket key" in answer and "<!channel>" not in answer, answer
+
+
+async def test_shortcut_modal_never_carries_a_broadcast_mention(bot: Harness) -> None:
+    """'Create support ticket' on a message with <!channel>: the prefilled problem text cannot ping (the
+    leak guard, asserted after every test, flags broadcast mentions anywhere the bot writes)."""
+    source = bot.ws.post_as_user(
+        JO, ACME_CHANNEL, "Printer down <!channel> <!subteam^S0L1> see <https://x.example|log>"
+    )
+    await bot.driver.message_shortcut(ANNA, ACME_CHANNEL, source.ts, CallbackId.SHORTCUT_CREATE_TICKET)
+    await bot.settle()
+    shown = "\n".join(bot.ws.visible_strings(bot.ws.open_views(ANNA)[-1]))
+    assert "Printer down ‹!channel› ‹!subteam^S0L1› see <https://x.example|log>" in shown, shown

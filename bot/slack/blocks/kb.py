@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.slack.text import clip, escape, mention, plain, quote
+from bot.slack.text import clip, escape, mention, plain, prefill, quote
 
 MODAL_TEXT_MAX = 3000
 LABELS = {"high": "🟢 high-confidence match", "medium": "🟡 likely match", "low": "⚪ possibly related"}
@@ -285,7 +285,7 @@ def _input(
         action_id=action_id,
         multiline=multiline,
         max_length=MODAL_TEXT_MAX if multiline else 300,
-        initial_value=clip(initial, MODAL_TEXT_MAX if multiline else 300) if initial else None,
+        initial_value=prefill(initial, MODAL_TEXT_MAX if multiline else 300) if initial else None,
         placeholder=plain(hint, 150),
     )
     return InputBlock(block_id=block_id, label=label, element=element, optional=optional)
