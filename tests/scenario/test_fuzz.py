@@ -9,7 +9,8 @@ replays a failing example to report it; a stateful bot would not fail the same w
 re-raises its first failure instead (see Fuzzer.run), and shrinking is off unless FUZZ_SHRINK=1.
 
 One example is a *batch* of cases sent concurrently: requests race as they do in production, and a case that
-stalls (Bolt answers 404 after 3 s when a listener never gets its ack: BUG-1) costs 3 s per batch, not per case.
+stalls (Bolt answers 404 after 3 s when a listener never gets its ack, as BUG-1 did) costs 3 s per batch, not
+per case.
 Each case is checked on its own — HTTP status, answer within 3 s, a visible answer for the person (ack text,
 response_url message, modal, DM or ephemeral), field errors only on blocks the modal has. Per batch: no
 'unhandled error' (or other ERROR) log record, no stand-in warning or leak, the database consistent (nothing
@@ -116,58 +117,12 @@ FUZZ_SETTINGS = {
 # ---------------------------------------------------------------------------------------------- known bugs
 
 KNOWN_BUGS: dict[str, str] = {
-    "BUG-1 no-answer-404-after-3s": (
-        "The error handler itself raises on a view_submission whose `user` is not an object "
-        "(bot/slack/errors.py:handle_error: `(body.get('user') or {}).get('id')`), so no ack is ever set and "
-        "Bolt answers 404 'unhandled request' after 3 s. (The wider race — a listener that acks and then "
-        "raises within Bolt's 10 ms poll, slack_bolt/listener/asyncio_runner.py:133 — is caught by "
-        "bot/slack/budget.py:budgeted since 6e606aa; listeners it does not wrap, like /sla when this was "
-        "written, can still hit it.)"
-    ),
-    "BUG-2 unmatched-request-404": (
-        "Unknown action_id / callback_id / command / payload type gets Bolt's default 404 "
-        "'unhandled request' and no message (raise_error_for_unhandled_request=False in bot/app.py); a "
-        "stale button of an older version shows Slack's error instead of 'this button is out of date'."
-    ),
-    "BUG-3 huge-id-overflow": (
-        "A button value or private_metadata ticket/draft id beyond the database integer range reaches the "
-        "query (handlers/actions.py:_int, handlers/views.py:_ticket_id/int(meta['draft'])/int(picked)): "
-        "on SQLite an OverflowError ('unhandled error'); on PostgreSQL asyncpg's 'value out of int32 range', "
-        "which bot/db.py:is_unavailable takes for an outage: the person is told 'Support is temporarily "
-        "unavailable' and it is logged as a warning. Wanted: 'this button is broken or out of date'."
-    ),
-    "BUG-4 payload-shape-in-handlers": (
-        "Handlers assume dicts where a signed payload may carry other JSON types (user, message, view, "
-        "state.values, selected_option, trigger_id missing): AttributeError/TypeError/KeyError logged as "
-        "'unhandled error'."
-    ),
     "BUG-5 payload-shape-in-bolt": (
         "Signed but malformed bodies crash before any listener runs, with HTTP 500: slack_bolt raises "
         "AttributeError/TypeError/KeyError/IndexError while building or matching the request (payload a JSON "
         "list or string, event a list, actions [] or {}, view without 'type'). bot/server.py:_dispatch catches "
         "only ValueError around to_bolt_request; the working tree now answers 400 when async_dispatch raises, "
         "which covers the matching part, not a body that is not an object. Slack retries 5xx events."
-    ),
-    "BUG-6 views-open-error-unhandled": (
-        "views.open failing (invalid/expired/exchanged trigger_id — Slack's trigger expires after 3 s) is "
-        "an 'unhandled error' with a reference instead of 'that took too long, please try again'."
-    ),
-    "BUG-7 create-without-agent-check": (
-        "The permission table says an internal person in no support level channel may not create tickets, "
-        "but nothing checks Action.CREATE: `/ticket new` (bot/flows/intake.py:open_ticket_by_command), the "
-        "🎫 reaction and the message shortcut (open_ticket_for_message) only refuse external people."
-    ),
-    "BUG-8 create-ticket-notice-unpostable": (
-        "After a 'Create support ticket' modal is submitted, handlers/views.py:handle_create_ticket_submission "
-        "posts its notice with chat.postEphemeral in the message's channel; where that fails (the bot is not "
-        "in the channel — exactly when the message could not be read — or the person left it) the "
-        "SlackApiError is an 'unhandled error' and the helpful notice is lost."
-    ),
-    "BUG-9 outbox-retries-forever": (
-        "bot/slack/outbox.py retries every Slack error outside PERMANENT_ERRORS (e.g. invalid_thread_ts, "
-        "thread_not_found) with backoff and no attempt limit; delivery is ordered per ticket, so every later "
-        "message of that ticket — its L1 card included — waits behind it for good. Seen with a message event "
-        "whose ts is malformed (the ticket's thread_ts becomes it)."
     ),
     "BUG-10 stale-escalate-form-errors": (
         "handlers/views.py:handle_escalate_submission validates the form against the ticket's *current* "
@@ -177,32 +132,12 @@ KNOWN_BUGS: dict[str, str] = {
         "error instead of 'escalated in the meantime'. Validation also runs before the permission check, so "
         "a customer submitting a forged ticket id learns whether it exists and whether it is at L1 or L2."
     ),
-    "BUG-11 shortcut-team-fail-open": (
-        "handlers/shortcuts.py:handle_create_ticket_shortcut decides 'support team or not' from the payload's "
-        "user.team_id / team.id only, and missing ids count as internal (is_external_team(None) is False); "
-        "actor_for asks users.info instead. A customer's shortcut payload without team ids (org-wide installs "
-        "send team: null) opens the internal 'Create support ticket' modal for the customer."
-    ),
-    "BUG-12 nul-spooled-as-outage": (
-        "PostgreSQL only: text with a NUL character (\\u0000) cannot be stored (jsonb/text reject it: "
-        "'unsupported Unicode escape sequence'), and bot/db.py:is_unavailable takes that error for an outage. "
-        "A customer message containing one is spooled (bot/slack/middleware.py:record_inbound_event -> "
-        "bot/flows/inbox.py:InboundSpool) and fails on every flush — it never becomes a ticket, and the spool "
-        "stops at it, so events spooled after it in a real outage are never processed either. A NUL in a note, "
-        "reason or solution typed into a modal gets 'Support is temporarily unavailable' and nothing is saved."
-    ),
     "BUG-14 team-claim-trusted": (
         "actor_for (bot/flows/escalation.py) takes the person's team from the payload (user.team_id / the "
         "command's team_id) and asks users.info only when it is missing: a validly signed payload for Acme's "
         "Jo that says team_id=T0GLOBEX closes Globex's ticket with 'Yes, solved'. Slack sets these fields, so "
         "exploiting it needs the signing secret — but the rule is 'never trust the payload': the team of a "
         "user id should come from users.info (cached), not from the request."
-    ),
-    "BUG-15 non-utf8-body-500": (
-        "A body that is not UTF-8 gets HTTP 500, signed or not (the contract: 401 unsigned, 400 signed): "
-        "to_bolt_request's request.text() raises UnicodeDecodeError — a ValueError, so bot/server.py:_dispatch "
-        "catches it — and the except branch calls request.text() again, which raises again. Verify the "
-        "signature on request.read() bytes instead."
     ),
     "STANDIN-1 history-window-500": (
         "Not the bot: the stand-in answers conversations.history with latest/oldest that is not a number "
@@ -211,24 +146,7 @@ KNOWN_BUGS: dict[str, str] = {
     ),
 }
 
-# Exception types of a too-large integer reaching the database driver.
-_OVERFLOW = re.compile(
-    r"too large to convert to SQLite INTEGER|out of int(32|64) range|out of range for type (integer|bigint)"
-    r"|NumericValueOutOfRange",
-    re.I,
-)
-# Our code where a wrong JSON type (or an impossible value) in a signed payload raises (BUG-4).
-_SHAPE_FRAMES = (
-    "handlers/",
-    "bot/flows/",
-    "bot/runtime.py:permalink",
-    "bot/slack/blocks/",
-    "bot/services/intake.py:",
-    "bot/services/customers.py:",
-    "bot/slack/budget.py:",
-    "bot/slack/errors.py:",
-    "bot/app.py:",
-)
+# Exceptions of a wrong JSON type (or an impossible value) in a signed payload (BUG-5: inside slack_bolt).
 _SHAPE_ERRORS = ("AttributeError", "TypeError", "KeyError", "OverflowError", "ValidationError")
 
 
@@ -256,59 +174,18 @@ class Problem:
 
 
 def known_bug(p: Problem) -> str | None:
-    """Classify a problem as one of KNOWN_BUGS (None: a new bug, the test fails)."""
-    if p.kind == "status" and "unhandled request" in p.detail and " 404 " in p.detail:
-        slow = re.search(r"after ([0-9.]+) s", p.detail)
-        return (
-            "BUG-1 no-answer-404-after-3s"
-            if slow and float(slow.group(1)) >= 2.9
-            else "BUG-2 unmatched-request-404"
-        )
-    if p.kind in ("unhandled", "server_error", "misreported_unavailable") and _OVERFLOW.search(
-        p.exc + " " + p.detail
-    ):
-        return "BUG-3 huge-id-overflow"
-    if p.kind == "unhandled" and "SlackApiError" in p.exc and "views.open" in p.detail:
-        return "BUG-6 views-open-error-unhandled"
-    if (
-        p.kind == "unhandled"
-        and "chat.postEphemeral" in p.detail
-        and p.ours.endswith("handle_create_ticket_submission")
-    ):
-        return "BUG-8 create-ticket-notice-unpostable"
-    if p.kind in ("unhandled", "error_log") and p.ours.startswith(_SHAPE_FRAMES):
-        if p.exc in _SHAPE_ERRORS:
-            return "BUG-4 payload-shape-in-handlers"
-        if p.exc == "ValueError" and "there is no response_url" in p.detail:
-            return "BUG-4 payload-shape-in-handlers"  # a command without response_url, answered through it
-        if p.exc in ("InvalidUrlClientError", "InvalidURL"):
-            return "BUG-4 payload-shape-in-handlers"  # a response_url that is not a URL
-        if "could not send the error message" in p.detail and re.search(
-            r"channel_not_found|user_not_found", p.detail
-        ):
-            return "BUG-4 payload-shape-in-handlers"  # the answer to a person no workspace has
-    if p.kind == "stuck" and re.search(
-        r"retried without end: .*'(invalid_thread_ts|thread_not_found)'", p.detail
-    ):
-        return "BUG-9 outbox-retries-forever"
+    """Classify a problem as one of KNOWN_BUGS (None: a new bug, the test fails).
+
+    Fixed bugs have no entry any more (see docs/fuzzing.md): if one comes back, it fails the test."""
     if p.kind == "view_errors" and '"callback": "ticket.escalate"' in p.detail:
         return "BUG-10 stale-escalate-form-errors"
-    if p.kind == "misreported_unavailable" and re.search(
-        r"spooled|unsupported Unicode escape sequence|invalid byte sequence|0x00", p.detail
-    ):
-        return "BUG-12 nul-spooled-as-outage"
     if p.kind == "standin_error" and p.ours.startswith("bot/sandbox/standin/webapi.py:_in_window"):
         return "STANDIN-1 history-window-500"
-    if p.kind == "changed" and "only new tickets, opened by non-agents" in p.detail:
-        return "BUG-7 create-without-agent-check"
-    # Before any listener: Bolt's parsing/matching, our server and request metrics (pass-through or classify).
-    bolt_only = not p.ours or p.ours.startswith(
-        ("bot/slack/middleware.py:", "bot/server.py:", "bot/metrics.py:")
-    )
+    # Before any listener, inside slack_bolt (building the request, its authorization middleware, the
+    # listener matchers) or in our server and request metrics around it; never in our middleware or listeners.
+    bolt_only = not p.ours or p.ours.startswith(("bot/server.py:", "bot/metrics.py:"))
     if p.kind in ("unhandled", "server_error") and bolt_only and p.exc in (*_SHAPE_ERRORS, "IndexError"):
         return "BUG-5 payload-shape-in-bolt"
-    if p.kind == "server_error" and p.exc == "UnicodeDecodeError" and p.ours.startswith("bot/server.py:"):
-        return "BUG-15 non-utf8-body-500"
     return None
 
 
@@ -779,7 +656,6 @@ class Fuzzer:
             problems.append(status)
         elif r.elapsed > ACK_BUDGET:
             problems.append(Problem("slow", f"answered after {r.elapsed:.2f} s — {case.label[:300]}"))
-        unmatched = status.bug == "BUG-2 unmatched-request-404"
         trigger = self.bot.standin.triggers.get(case.trigger_id or "")
         if case.no_modal and trigger is not None and trigger.used:
             problems.append(
@@ -794,7 +670,7 @@ class Fuzzer:
                         f"errors on blocks the view lacks {sorted(unknown_blocks)} — {case.label[:300]}",
                     )
                 )
-        if case.needs_answer and case.user in self.bot.ws.users and not unmatched and r.status in (200, 404):
+        if case.needs_answer and case.user in self.bot.ws.users and r.status in (200, 404):
             if not _answered_directly(self.bot, case, r):
                 silent.setdefault(case.user, []).append(f"HTTP {r.status} {r.text[:80]!r} — {case.label}")
         return problems
