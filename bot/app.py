@@ -10,7 +10,12 @@ from slack_bolt.authorization import AuthorizeResult
 import handlers
 from bot.runtime import Runtime
 from bot.slack.errors import handle_error
-from bot.slack.middleware import record_inbound_event, runtime_middleware
+from bot.slack.middleware import (
+    record_inbound_event,
+    runtime_middleware,
+    safe_respond,
+    strip_nul_characters,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +49,15 @@ def build_app(rt: Runtime, *, signing_secret: str) -> AsyncApp:
             # Our listeners return as soon as they have acked and go on in the background (bot.slack.budget,
             # handlers/events.py), so Bolt answers at once instead of polling for the ack every 10 ms.
             process_before_response=True,
-            raise_error_for_unhandled_request=False,
+            # A request no listener matches (a button or form of another version, an event type we do not
+            # handle) goes to the error handler, which answers it, instead of Bolt's 404.
+            raise_error_for_unhandled_request=True,
         )
     finally:
         rt.client.token = token
     app.use(runtime_middleware(rt))
+    app.use(strip_nul_characters)
+    app.use(safe_respond)
     app.use(record_inbound_event)
     app.error(handle_error)
     handlers.register(app)

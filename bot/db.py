@@ -159,14 +159,31 @@ def note_failure(error: BaseException) -> bool:
 
 
 def is_unavailable(error: BaseException) -> bool:
-    """True for errors that mean the database is down or locked (not for constraint violations)."""
+    """True for errors that mean the database is down or locked (not for constraint violations, nor for a
+    value the database refuses: those fail the same way every time, so 'try again' would be wrong)."""
     from tortoise.exceptions import DBConnectionError, IntegrityError, OperationalError
 
-    if isinstance(error, IntegrityError):
+    if isinstance(error, IntegrityError) or is_rejected_value(error):
         return False
     return isinstance(
         error, DBConnectionError | OperationalError | ConnectionError | OSError | TimeoutError
     ) or (type(error).__module__.startswith("asyncpg") and "Connection" in type(error).__name__)
+
+
+def is_rejected_value(error: BaseException) -> bool:
+    """True when the database refused a value (a number beyond the column, text it cannot store such as
+    NUL on PostgreSQL), in this error or the errors it was raised from."""
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, OverflowError | UnicodeError) or (
+            type(seen).__module__.startswith("asyncpg")
+            and any(base.__name__ == "DataError" for base in type(seen).__mro__)
+        ):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def dialect() -> str:

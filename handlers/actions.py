@@ -12,26 +12,31 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from bot.errors import UsageError
 from bot.flows import escalation, forms
 from bot.runtime import Runtime
-from bot.services.permissions import Action
+from bot.services.permissions import Action, Actor
+from bot.slack import payload
 from bot.slack.blocks.customer import strip_actions
 from bot.slack.blocks.escalation import build_resolve_modal
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId
+from bot.slack.modals import open_modal
 from models import RelayDraft
+
+BROKEN_BUTTON = "This button is broken or out of date; please use the slash command instead."
+NO_USER = "Slack didn't say who pressed the button, so nothing was changed. Please try again."
 
 
 def _int(value: Any) -> int:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        raise UsageError(
-            "This button is broken or out of date; please use the slash command instead."
-        ) from None
+    number = payload.record_id(value)
+    if number is None:
+        raise UsageError(BROKEN_BUTTON)
+    return number
 
 
-async def _actor(rt: Runtime, body: dict[str, Any]):
-    user = body.get("user") or {}
-    return await escalation.actor_for(rt, user_id=user.get("id") or "", team_id=user.get("team_id"))
+async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
+    user_id, team_id = payload.user_of(body)
+    if not user_id:
+        raise UsageError(NO_USER)
+    return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
 
 
 async def handle_card_button(
@@ -46,9 +51,9 @@ async def handle_card_button(
     rt: Runtime = context["rt"]
     actor = await _actor(rt, body)
     ticket = await escalation.load_for(rt, _int(action.get("value")), actor)
-    container = body.get("container") or {}
+    container = payload.obj(body.get("container"))
     card = await escalation.card_for_message(
-        container.get("channel_id") or "", container.get("message_ts") or ""
+        payload.ident(container.get("channel_id")), payload.ident(container.get("message_ts"))
     )
     key = rt.key(ticket.id)
     if escalation.is_stale(card, ticket):
@@ -68,10 +73,10 @@ async def handle_card_button(
         await escalation.set_waiting(rt, ticket_id=ticket.id, actor=actor)
     elif name == ActionId.CARD_ESCALATE:
         escalation.require(actor, Action.ESCALATE, ticket)
-        await rt.client.views_open(trigger_id=trigger, view=forms.escalate_view(rt, ticket))
+        await open_modal(rt.client, trigger_id=trigger, view=forms.escalate_view(rt, ticket))
     elif name == ActionId.CARD_HANDBACK:
         escalation.require(actor, Action.HAND_BACK, ticket)
-        await rt.client.views_open(trigger_id=trigger, view=forms.handback_view(rt, ticket))
+        await open_modal(rt.client, trigger_id=trigger, view=forms.handback_view(rt, ticket))
     elif name == ActionId.CARD_RESOLVE:
         escalation.require(actor, Action.RESOLVE, ticket)
         view = build_resolve_modal(
@@ -82,13 +87,13 @@ async def handle_card_button(
             publish_default=ticket.level == "L3",
             via_review=escalation.resolves_via_review(actor, ticket),
         )
-        await rt.client.views_open(trigger_id=trigger, view=view)
+        await open_modal(rt.client, trigger_id=trigger, view=view)
     elif name == ActionId.CARD_NOTE:
         escalation.require(actor, Action.NOTE, ticket)
-        await rt.client.views_open(trigger_id=trigger, view=forms.note_view(rt, ticket))
+        await open_modal(rt.client, trigger_id=trigger, view=forms.note_view(rt, ticket))
     elif name == ActionId.CARD_DRAFT:
         escalation.require(actor, Action.DRAFT, ticket)
-        await rt.client.views_open(trigger_id=trigger, view=forms.draft_view(rt, ticket))
+        await open_modal(rt.client, trigger_id=trigger, view=forms.draft_view(rt, ticket))
 
 
 async def handle_customer_answer(
@@ -111,8 +116,7 @@ async def handle_customer_answer(
             rt, ticket_id=ticket_id, actor=actor, reason="The customer says it is still a problem."
         )
         note = "🔁 Reopened: still a problem"
-    message = body.get("message") or {}
-    await respond(replace_original=True, **strip_actions(message, note))
+    await respond(replace_original=True, **strip_actions(payload.obj(body.get("message")), note))
 
 
 async def handle_draft_button(
@@ -130,7 +134,7 @@ async def handle_draft_button(
             raise UsageError("That draft doesn't exist anymore.")
         ticket = await escalation.load_for(rt, draft.ticket_id, actor)
         escalation.require(actor, Action.REVIEW_DRAFT, ticket)
-        await rt.client.views_open(trigger_id=body.get("trigger_id"), view=forms.draft_edit_view(rt, draft))
+        await open_modal(rt.client, trigger_id=body.get("trigger_id"), view=forms.draft_edit_view(rt, draft))
         return
     await escalation.review_draft(rt, draft_id=draft_id, actor=actor, approve=name == ActionId.DRAFT_APPROVE)
 

@@ -18,7 +18,8 @@ from bot.slack.blocks.escalation import build_pick_ticket_modal, build_resolve_m
 from bot.slack.blocks.tickets import build_notice
 from bot.slack.budget import ack_first, budgeted
 from bot.slack.ids import Command
-from bot.slack.parsing import parse_user, split_key
+from bot.slack.modals import open_modal
+from bot.slack.parsing import parse_ticket_key, parse_user, split_key
 from bot.slack.text import clip, escape
 
 TICKET_USAGE = (
@@ -115,8 +116,9 @@ async def handle_ticket_command(ack: AsyncAck, command: dict[str, Any], context:
         await ack(**build_notice(answer))
         return
     if " " not in raw:
+        ticket_id = parse_ticket_key(raw, prefix)
         viewer = await viewing.viewer_for(rt, user_id=user, team_id=team, channel_id=channel)
-        await ack(**await viewing.show_ticket(rt, key_text=raw, viewer=viewer))
+        await ack(**await viewing.show_ticket(rt, key_text=rt.key(ticket_id), viewer=viewer))
         return
     if external:
         raise UsageError(customer_text("en", "help", prefix=prefix))
@@ -143,8 +145,8 @@ async def handle_escalate_command(ack: AsyncAck, command: dict[str, Any], contex
         if not options:
             raise UsageError("There are no open tickets at your level to escalate.")
         await ack()
-        await rt.client.views_open(
-            trigger_id=command["trigger_id"], view=build_pick_ticket_modal(tickets=options)
+        await open_modal(
+            rt.client, trigger_id=command.get("trigger_id"), view=build_pick_ticket_modal(tickets=options)
         )
         return
     ticket = await escalation.load_for(rt, ticket_id, actor)
@@ -172,8 +174,8 @@ async def handle_escalate_command(ack: AsyncAck, command: dict[str, Any], contex
         await ack(**build_notice(f"Escalated {rt.key(ticket.id)} to {to_level}."))
         return
     await ack()
-    await rt.client.views_open(
-        trigger_id=command["trigger_id"], view=forms.escalate_view(rt, ticket, reason=reason)
+    await open_modal(
+        rt.client, trigger_id=command.get("trigger_id"), view=forms.escalate_view(rt, ticket, reason=reason)
     )
 
 
@@ -203,7 +205,7 @@ async def handle_deescalate_command(
     ticket = await escalation.load_for(rt, ticket_id, actor)
     escalation.require(actor, Action.HAND_BACK, ticket)
     await ack()
-    await rt.client.views_open(trigger_id=command["trigger_id"], view=forms.handback_view(rt, ticket))
+    await open_modal(rt.client, trigger_id=command.get("trigger_id"), view=forms.handback_view(rt, ticket))
 
 
 async def handle_assign_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -252,7 +254,7 @@ async def handle_resolve_command(ack: AsyncAck, command: dict[str, Any], context
         publish_default=ticket.level == "L3",
         via_review=escalation.resolves_via_review(actor, ticket),
     )
-    await rt.client.views_open(trigger_id=command["trigger_id"], view=view)
+    await open_modal(rt.client, trigger_id=command.get("trigger_id"), view=view)
 
 
 async def handle_reopen_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:

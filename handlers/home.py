@@ -13,31 +13,36 @@ from bot.errors import PermissionDeniedError, UsageError, UserFacingError
 from bot.flows import escalation, home
 from bot.runtime import Runtime
 from bot.services.permissions import Actor
+from bot.slack import payload
 from bot.slack.blocks.home import build_notice_modal
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId
+from bot.slack.modals import open_modal
 
 log = logging.getLogger(__name__)
 
 
 def _int(value: Any) -> int:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        raise UsageError("This button is out of date; please open the Home tab again.") from None
+    number = payload.record_id(value)
+    if number is None:
+        raise UsageError("This button is out of date; please open the Home tab again.")
+    return number
 
 
 async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
-    user = body.get("user") or {}
-    return await escalation.actor_for(rt, user_id=user.get("id") or "", team_id=user.get("team_id"))
+    user_id, team_id = payload.user_of(body)
+    if not user_id:
+        raise UsageError("Slack didn't say who pressed the button, so nothing was changed. Please try again.")
+    return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
 
 
 async def handle_app_home_opened(event: dict[str, Any], context: AsyncBoltContext) -> None:
     """Someone opened the Home tab: publish their Home (the Messages tab needs nothing)."""
-    if event.get("tab", "home") != "home" or not event.get("user"):
+    user_id = payload.ident(event.get("user"))
+    if event.get("tab", "home") != "home" or not user_id:
         return
     rt: Runtime = context["rt"]
-    rt.spawn(_publish_home(rt, event["user"]), name="home")  # after the ack (views.publish is a Web API call)
+    rt.spawn(_publish_home(rt, user_id), name="home")  # after the ack (views.publish is a Web API call)
 
 
 async def _publish_home(rt: Runtime, user_id: str) -> None:
@@ -71,7 +76,7 @@ async def handle_home_button(
     except UserFacingError as exc:
         view = build_notice_modal(exc.message)
         await home.refresh(rt, user_id=actor.user_id)
-    await rt.client.views_open(trigger_id=body.get("trigger_id"), view=view)
+    await open_modal(rt.client, trigger_id=body.get("trigger_id"), view=view)
 
 
 def register(app: AsyncApp) -> None:

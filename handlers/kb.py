@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -15,21 +14,26 @@ from bot.flows import escalation
 from bot.flows import kb as kb_flows
 from bot.runtime import Runtime
 from bot.services.permissions import Actor
+from bot.slack import payload
 from bot.slack.blocks.customer import strip_actions
 from bot.slack.blocks.kb import build_article_modal, mark_review_item
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId, BlockId, CallbackId, Command
+from bot.slack.modals import open_modal
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        raise UsageError("This button is broken or out of date.") from None
+def _int(value: Any, *, big: bool = False) -> int:
+    number = payload.record_id(value, big=big)
+    if number is None:
+        raise UsageError("This button is broken or out of date.")
+    return number
 
 
-async def _actor(rt: Runtime, user: dict[str, Any]) -> Actor:
-    return await escalation.actor_for(rt, user_id=user.get("id") or "", team_id=user.get("team_id"))
+async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
+    user_id, team_id = payload.user_of(body)
+    if not user_id:
+        raise UsageError("Slack didn't say who you are, so nothing was changed. Please try again.")
+    return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
 
 
 def _components(rt: Runtime) -> list[tuple[str, str]]:
@@ -39,19 +43,23 @@ def _components(rt: Runtime) -> list[tuple[str, str]]:
 async def handle_kb_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
     """`/kb <question> | add | help`: results only the asker sees, or the new-article modal."""
     rt: Runtime = context["rt"]
-    text = command.get("text") or ""
+    text = payload.string(command.get("text"))
     actor = await escalation.actor_for(
-        rt, user_id=command.get("user_id") or "", team_id=command.get("team_id")
+        rt,
+        user_id=payload.ident(command.get("user_id")),
+        team_id=payload.ident(command.get("team_id")) or None,
     )
     if text.strip().lower() == "add":
         form = kb_flows.new_form(rt, actor=actor)
         await ack()
-        await rt.client.views_open(
-            trigger_id=command["trigger_id"], view=build_article_modal(form, components=_components(rt))
+        await open_modal(
+            rt.client,
+            trigger_id=command.get("trigger_id"),
+            view=build_article_modal(form, components=_components(rt)),
         )
         return
     answer = await kb_flows.search_for_person(
-        rt, actor=actor, channel_id=command.get("channel_id") or "", query=text
+        rt, actor=actor, channel_id=payload.ident(command.get("channel_id")), query=text
     )
     await ack(**answer)
 
@@ -66,8 +74,8 @@ async def handle_suggestion_button(
     """Helped / Not relevant / Send to customer on a suggested article in a card thread."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body.get("user") or {})
-    suggestion_id = _int(action.get("value"))
+    actor = await _actor(rt, body)
+    suggestion_id = _int(action.get("value"), big=True)
     name = action.get("action_id")
     if name == ActionId.KB_SEND:
         notice = await kb_flows.send_to_customer(rt, suggestion_id=suggestion_id, actor=actor)
@@ -88,14 +96,14 @@ async def handle_customer_offer_button(
     """The customer's 'This solved it' / 'I still need help' on an offered article."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body.get("user") or {})
+    actor = await _actor(rt, body)
     note = await kb_flows.customer_verdict(
         rt,
-        suggestion_id=_int(action.get("value")),
+        suggestion_id=_int(action.get("value"), big=True),
         actor=actor,
         solved=action.get("action_id") == ActionId.KB_CUSTOMER_SOLVED,
     )
-    await respond(replace_original=True, **strip_actions(body.get("message") or {}, note))
+    await respond(replace_original=True, **strip_actions(payload.obj(body.get("message")), note))
 
 
 async def handle_share_button(
@@ -108,8 +116,8 @@ async def handle_share_button(
     """'Share in channel' on a /kb result: the article is posted where /kb was run."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body.get("user") or {})
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
+    actor = await _actor(rt, body)
+    channel = payload.channel_of(body)
     message = await kb_flows.share_article(
         rt, actor=actor, channel_id=channel, article_id=_int(action.get("value"))
     )
@@ -122,10 +130,12 @@ async def handle_write_button(
     """'Write KB article' in the resolver's DM: the article modal, prefilled from the ticket."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body.get("user") or {})
+    actor = await _actor(rt, body)
     form = await kb_flows.capture_form(rt, ticket_id=_int(action.get("value")), actor=actor)
-    await rt.client.views_open(
-        trigger_id=body.get("trigger_id"), view=build_article_modal(form, components=_components(rt))
+    await open_modal(
+        rt.client,
+        trigger_id=body.get("trigger_id"),
+        view=build_article_modal(form, components=_components(rt)),
     )
 
 
@@ -139,32 +149,24 @@ async def handle_review_button(
     """Still correct / Edit / Retire in the weekly review reminder."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body.get("user") or {})
+    actor = await _actor(rt, body)
     article_id = _int(action.get("value"))
     name = action.get("action_id")
     if name == ActionId.KB_REVIEW_EDIT:
         form = await kb_flows.review_edit_form(rt, article_id=article_id, actor=actor)
-        await rt.client.views_open(
-            trigger_id=body.get("trigger_id"), view=build_article_modal(form, components=_components(rt))
+        await open_modal(
+            rt.client,
+            trigger_id=body.get("trigger_id"),
+            view=build_article_modal(form, components=_components(rt)),
         )
         return
     note = await kb_flows.review_action(
         rt, article_id=article_id, actor=actor, retire=name == ActionId.KB_REVIEW_RETIRE
     )
     await respond(
-        replace_original=True, **mark_review_item(body.get("message") or {}, article_id=article_id, note=note)
+        replace_original=True,
+        **mark_review_item(payload.obj(body.get("message")), article_id=article_id, note=note),
     )
-
-
-def _value(view: dict[str, Any], block: str, action: str) -> dict[str, Any]:
-    return ((view.get("state") or {}).get("values") or {}).get(block, {}).get(action) or {}
-
-
-def _optional_int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 async def handle_article_submission(
@@ -173,17 +175,16 @@ async def handle_article_submission(
     """The article modal: checked per field, then saved (an edit keeps the old version)."""
     rt: Runtime = context["rt"]
     fields = kb_flows.ArticleFields(
-        title=str(_value(view, BlockId.KB_TITLE, ActionId.KB_TITLE).get("value") or "").strip(),
-        problem=str(_value(view, BlockId.KB_PROBLEM, ActionId.KB_PROBLEM).get("value") or ""),
-        solution=str(_value(view, BlockId.KB_SOLUTION, ActionId.KB_SOLUTION).get("value") or ""),
-        tags=str(_value(view, BlockId.KB_TAGS, ActionId.KB_TAGS).get("value") or ""),
-        component=(
-            _value(view, BlockId.KB_COMPONENT, ActionId.KB_COMPONENT).get("selected_option") or {}
-        ).get("value"),
-        visibility=(
-            _value(view, BlockId.KB_VISIBILITY, ActionId.KB_VISIBILITY).get("selected_option") or {}
-        ).get("value")
-        or "internal",
+        title=payload.input_text(view, BlockId.KB_TITLE, ActionId.KB_TITLE),
+        problem=payload.string(
+            payload.input_value(view, BlockId.KB_PROBLEM, ActionId.KB_PROBLEM).get("value")
+        ),
+        solution=payload.string(
+            payload.input_value(view, BlockId.KB_SOLUTION, ActionId.KB_SOLUTION).get("value")
+        ),
+        tags=payload.string(payload.input_value(view, BlockId.KB_TAGS, ActionId.KB_TAGS).get("value")),
+        component=payload.selected(view, BlockId.KB_COMPONENT, ActionId.KB_COMPONENT),
+        visibility=payload.selected(view, BlockId.KB_VISIBILITY, ActionId.KB_VISIBILITY) or "internal",
     )
     errors = {}
     if not fields.title:
@@ -193,18 +194,14 @@ async def handle_article_submission(
     if errors:
         await ack(response_action="errors", errors=errors)
         return
-    try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        meta = {}
-    meta = meta if isinstance(meta, dict) else {}
-    actor = await _actor(rt, body.get("user") or {})
+    meta = payload.metadata(view)
+    actor = await _actor(rt, body)
     work = kb_flows.save_from_form(
         rt,
         actor=actor,
         fields=fields,
-        article_id=_optional_int(meta.get("article")),
-        ticket_id=_optional_int(meta.get("ticket")),
+        article_id=payload.record_id(meta.get("article")),
+        ticket_id=payload.record_id(meta.get("ticket")),
     )
     try:
         await work  # not bounded here: `budgeted` answers Slack in time and never cancels the work

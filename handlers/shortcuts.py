@@ -8,12 +8,15 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.errors import PermissionDeniedError
+from bot.errors import UsageError
+from bot.flows import intake
 from bot.runtime import Runtime
 from bot.services.intake import detect_priority
+from bot.slack import payload
 from bot.slack.blocks.modals import build_create_ticket_modal
 from bot.slack.budget import budgeted
 from bot.slack.ids import CallbackId
+from bot.slack.modals import open_modal
 
 
 async def handle_create_ticket_shortcut(
@@ -22,21 +25,25 @@ async def handle_create_ticket_shortcut(
     """Message shortcut 'Create support ticket': open the modal prefilled with the message."""
     rt: Runtime = context["rt"]
     await ack()
-    user = shortcut.get("user") or {}
-    if rt.is_external_team(user.get("team_id") or (shortcut.get("team") or {}).get("id")):
-        raise PermissionDeniedError("Only the support team can turn messages into tickets.")
-    channel = (shortcut.get("channel") or {}).get("id") or ""
-    message = shortcut.get("message") or {}
-    text = message.get("text") or ""
-    ts = message.get("ts") or shortcut.get("message_ts") or ""
+    user_id, team_id = payload.user_of(shortcut)
+    # Only someone verifiably of the support team gets the internal form (a missing team is not ours).
+    await intake.ticket_opener(
+        rt, user_id=user_id, team_id=team_id or payload.ident(payload.obj(shortcut.get("team")).get("id"))
+    )
+    channel = payload.ident(payload.obj(shortcut.get("channel")).get("id"))
+    message = payload.obj(shortcut.get("message"))
+    text = payload.string(message.get("text"))
+    ts = payload.ident(message.get("ts")) or payload.ident(shortcut.get("message_ts"))
+    if not channel or not ts:
+        raise UsageError("Slack didn't say which message this is, so nothing was changed. Please try again.")
     view = build_create_ticket_modal(
         channel_id=channel,
         message_ts=ts,
         text=text,
-        permalink=rt.permalink(channel, ts, message.get("thread_ts")),
+        permalink=rt.permalink(channel, ts, payload.ident(message.get("thread_ts")) or None),
         priority=detect_priority(text, rt.config)[0],
     )
-    await rt.client.views_open(trigger_id=shortcut["trigger_id"], view=view)
+    await open_modal(rt.client, trigger_id=shortcut.get("trigger_id"), view=view)
 
 
 def register(app: AsyncApp) -> None:

@@ -20,6 +20,7 @@ from bot.slack.blocks.customer import text as customer_text
 from bot.slack.blocks.tickets import build_notice
 from bot.slack.budget import ack_first, budgeted
 from bot.slack.ids import Command
+from bot.slack.parsing import parse_ticket_key
 
 SLA_USAGE = (
     "*/sla {p}-42* shows the ticket's service levels: each timer with its due time, the business time left, "
@@ -46,13 +47,14 @@ async def handle_sla_command(ack: AsyncAck, command: dict[str, Any], context: As
         return
     if " " in raw:
         raise UsageError(f"Give one ticket key, like `/sla {prefix}-42`.")
+    ticket_id = parse_ticket_key(raw, prefix)
     actor = await actor_for(rt, user_id=user, team_id=team)
     if not actor.is_agent:
         raise PermissionDeniedError(
             "SLA details are for the support team (members of a support level channel)."
         )
     viewer = await viewing.viewer_for(rt, user_id=user, team_id=team, channel_id=channel)
-    await ack(**await sla_flows.show_sla(rt, key_text=raw, viewer=viewer))
+    await ack(**await sla_flows.show_sla(rt, key_text=rt.key(ticket_id), viewer=viewer))
 
 
 def register(app: AsyncApp) -> None:

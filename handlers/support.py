@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -15,25 +14,30 @@ from bot.flows import csat, escalation
 from bot.flows import reports as report_flows
 from bot.runtime import Runtime
 from bot.services.permissions import Actor
+from bot.slack import payload
 from bot.slack.blocks.csat import build_csat_comment_modal
 from bot.slack.blocks.customer import text as customer_text
 from bot.slack.blocks.tickets import build_notice
 from bot.slack.budget import ack_first, budgeted
 from bot.slack.ids import CSAT_RATINGS, ActionId, BlockId, CallbackId, Command
+from bot.slack.modals import open_modal
 
 SUPPORT_USAGE = "*/support* — for the support team\n• " + report_flows.USAGE
 _RATING_OF = {action_id.value: rating for rating, action_id in CSAT_RATINGS.items()}
 
 
 def _int(value: Any) -> int:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        raise UsageError("This button is out of date.") from None
+    number = payload.record_id(value, big=True)  # survey ids are 64-bit
+    if number is None:
+        raise UsageError("This button is out of date.")
+    return number
 
 
-async def _actor(rt: Runtime, user: dict[str, Any]) -> Actor:
-    return await escalation.actor_for(rt, user_id=user.get("id") or "", team_id=user.get("team_id"))
+async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
+    user_id, team_id = payload.user_of(body)
+    if not user_id:
+        raise UsageError("Slack didn't say who you are, so nothing was changed. Please try again.")
+    return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
 
 
 async def handle_support_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -49,7 +53,11 @@ async def handle_support_command(ack: AsyncAck, command: dict[str, Any], context
         return
     if sub.lower() != "report":
         raise UsageError(SUPPORT_USAGE)
-    actor = await _actor(rt, {"id": command.get("user_id"), "team_id": command.get("team_id")})
+    actor = await escalation.actor_for(
+        rt,
+        user_id=payload.ident(command.get("user_id")),
+        team_id=payload.ident(command.get("team_id")) or None,
+    )
     await ack(**await report_flows.show_report(rt, actor=actor, args=rest))
 
 
@@ -63,7 +71,7 @@ async def handle_csat_rating(
     """A customer rates the resolution 1-5: record it and turn the survey into a thank-you."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body.get("user") or {})
+    actor = await _actor(rt, body)
     rating = _RATING_OF.get(str(action.get("action_id")), 0)
     answer = await csat.rate(rt, survey_id=_int(action.get("value")), rating=rating, actor=actor)
     await respond(replace_original=True, **answer)
@@ -75,12 +83,13 @@ async def handle_csat_comment_button(
     """'Add a comment' opens the comment form (for the customer organisation that was asked)."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body.get("user") or {})
+    actor = await _actor(rt, body)
     if not actor.is_external:
         raise PermissionDeniedError("Only the customer can answer this survey.")
     survey_id = _int(action.get("value"))
     language = await csat.survey_language(rt, survey_id=survey_id)
-    await rt.client.views_open(
+    await open_modal(
+        rt.client,
         trigger_id=body.get("trigger_id"),
         view=build_csat_comment_modal(language=language, survey_id=survey_id),
     )
@@ -91,13 +100,14 @@ async def handle_csat_comment_submission(
 ) -> None:
     """The comment form was sent: store the comment (problems show on the field)."""
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body.get("user") or {})
-    try:
-        survey_id = int(json.loads(view.get("private_metadata") or "{}").get("survey"))
-    except (TypeError, ValueError):
-        raise UsageError("This form is out of date.") from None
-    values = ((view.get("state") or {}).get("values") or {}).get(BlockId.CSAT_COMMENT) or {}
-    text = str((values.get(ActionId.CSAT_COMMENT_TEXT) or {}).get("value") or "")
+    actor = await _actor(rt, body)
+    survey_id = payload.record_id(payload.metadata(view).get("survey"), big=True)
+    if survey_id is None:
+        await ack(response_action="errors", errors={BlockId.CSAT_COMMENT: "This form is out of date."})
+        return
+    text = payload.string(
+        payload.input_value(view, BlockId.CSAT_COMMENT, ActionId.CSAT_COMMENT_TEXT).get("value")
+    )
     try:
         await csat.comment(rt, survey_id=survey_id, text=text, actor=actor)
     except UsageError as exc:

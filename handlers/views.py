@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable
 from typing import Any
 
@@ -14,38 +13,34 @@ from bot.errors import UsageError, UserFacingError
 from bot.flows import escalation, forms, intake
 from bot.runtime import Runtime
 from bot.services import escalation as svc
+from bot.services.permissions import Actor
+from bot.slack import payload
+from bot.slack.answers import tell_privately
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from models import DraftKind, Ticket, TicketSource
 
-
-def _state(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return (view.get("state") or {}).get("values") or {}
+OUT_OF_DATE = "This form is out of date; please start again."
+NO_USER = "Slack didn't say who sent this form, so nothing was changed. Please try again."
 
 
 def _text(view: dict[str, Any], block: str, action: str = ActionId.TEXT_INPUT) -> str:
-    value = _state(view).get(block, {}).get(action) or {}
-    return str(value.get("value") or "").strip()
+    return payload.input_text(view, block, action)
 
 
 def _selected(view: dict[str, Any], block: str, action: str) -> str | None:
-    option = (_state(view).get(block, {}).get(action) or {}).get("selected_option") or {}
-    return option.get("value")
+    return payload.selected(view, block, action)
 
 
 def _meta(view: dict[str, Any]) -> dict[str, Any]:
-    try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        meta = {}
-    return meta if isinstance(meta, dict) else {}
+    return payload.metadata(view)
 
 
 def _ticket_id(meta: dict[str, Any]) -> int:
-    try:
-        return int(meta["ticket"])
-    except (KeyError, TypeError, ValueError):
-        raise UsageError("This form is out of date; please start again.") from None
+    ticket_id = payload.record_id(meta.get("ticket"))
+    if ticket_id is None:
+        raise UsageError(OUT_OF_DATE)
+    return ticket_id
 
 
 async def _run(ack: AsyncAck, work: Awaitable[Any], error_block: str) -> None:
@@ -61,9 +56,11 @@ async def _run(ack: AsyncAck, work: Awaitable[Any], error_block: str) -> None:
     await ack()
 
 
-async def _actor(rt: Runtime, body: dict[str, Any]):
-    user = body.get("user") or {}
-    return await escalation.actor_for(rt, user_id=user.get("id") or "", team_id=user.get("team_id"))
+async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
+    user_id, team_id = payload.user_of(body)
+    if not user_id:
+        raise UsageError(NO_USER)
+    return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
 
 
 async def handle_pick_submission(
@@ -72,14 +69,15 @@ async def handle_pick_submission(
     """Ticket picked for /escalate: replace the modal with that ticket's escalation form."""
     rt: Runtime = context["rt"]
     actor = await _actor(rt, body)
-    picked = _selected(view, BlockId.TICKET_PICK, ActionId.TICKET_PICK)
+    picked = payload.record_id(_selected(view, BlockId.TICKET_PICK, ActionId.TICKET_PICK))
     try:
-        ticket = await escalation.load_for(rt, int(picked or 0), actor)
+        if picked is None:
+            raise UsageError("Pick a ticket.")
+        ticket = await escalation.load_for(rt, picked, actor)
         if ticket.level not in svc.NEXT_LEVEL:
             raise UsageError(f"{rt.key(ticket.id)} is already at L3.")
-    except (UserFacingError, ValueError) as exc:
-        message = exc.message if isinstance(exc, UserFacingError) else "Pick a ticket."
-        await ack(response_action="errors", errors={BlockId.TICKET_PICK: message})
+    except UserFacingError as exc:
+        await ack(response_action="errors", errors={BlockId.TICKET_PICK: exc.message})
         return
     await ack(response_action="update", view=forms.escalate_view(rt, ticket))
 
@@ -140,25 +138,21 @@ async def handle_text_submission(
     if not text:
         await ack(response_action="errors", errors={BlockId.TEXT: "Please write something here."})
         return
-    actor = await _actor(rt, body)
     callback = view.get("callback_id")
+    target = payload.record_id(meta.get("draft" if callback == CallbackId.MODAL_DRAFT_EDIT else "ticket"))
+    if target is None:
+        await ack(response_action="errors", errors={BlockId.TEXT: OUT_OF_DATE})
+        return
+    actor = await _actor(rt, body)
     if callback == CallbackId.MODAL_HANDBACK:
-        work = escalation.hand_back(
-            rt, ticket_id=_ticket_id(meta), actor=actor, summary=text, expected_level=meta.get("level")
-        )
+        level = meta.get("level") if isinstance(meta.get("level"), str) else None
+        work = escalation.hand_back(rt, ticket_id=target, actor=actor, summary=text, expected_level=level)
     elif callback == CallbackId.MODAL_NOTE:
-        work = escalation.add_note(rt, ticket_id=_ticket_id(meta), actor=actor, text=text)
+        work = escalation.add_note(rt, ticket_id=target, actor=actor, text=text)
     elif callback == CallbackId.MODAL_DRAFT:
-        work = escalation.create_draft(
-            rt, ticket_id=_ticket_id(meta), actor=actor, text=text, kind=DraftKind.REPLY
-        )
+        work = escalation.create_draft(rt, ticket_id=target, actor=actor, text=text, kind=DraftKind.REPLY)
     else:
-        try:
-            draft_id = int(meta["draft"])
-        except (KeyError, TypeError, ValueError):
-            await ack(response_action="errors", errors={BlockId.TEXT: "This form is out of date."})
-            return
-        work = escalation.review_draft(rt, draft_id=draft_id, actor=actor, approve=True, text=text)
+        work = escalation.review_draft(rt, draft_id=target, actor=actor, approve=True, text=text)
     await _run(ack, work, BlockId.TEXT)
 
 
@@ -176,22 +170,19 @@ async def handle_resolve_submission(
         )
         return
     internal = _text(view, BlockId.RESOLVE_INTERNAL, ActionId.RESOLVE_INTERNAL) or None
-    chosen = (_state(view).get(BlockId.RESOLVE_PUBLISH, {}).get(ActionId.RESOLVE_PUBLISH) or {}).get(
-        "selected_options"
-    ) or []
-    publish = any(o.get("value") == "publish" for o in chosen)
+    publish = "publish" in payload.selected_all(view, BlockId.RESOLVE_PUBLISH, ActionId.RESOLVE_PUBLISH)
+    ticket_id = payload.record_id(meta.get("ticket"))
+    if ticket_id is None:
+        await ack(response_action="errors", errors={BlockId.RESOLVE_SOLUTION: OUT_OF_DATE})
+        return
     actor = await _actor(rt, body)
     await _run(
         ack,
         escalation.resolve(
-            rt, ticket_id=_ticket_id(meta), actor=actor, solution=solution, internal=internal, publish=publish
+            rt, ticket_id=ticket_id, actor=actor, solution=solution, internal=internal, publish=publish
         ),
         BlockId.RESOLVE_SOLUTION,
     )
-
-
-def _value(view: dict[str, Any], block: str, action: str) -> dict[str, Any]:
-    return _state(view).get(block, {}).get(action) or {}
 
 
 async def handle_create_ticket_submission(
@@ -199,29 +190,29 @@ async def handle_create_ticket_submission(
 ) -> None:
     """Create the ticket from the modal; the message is re-read from Slack, never trusted from metadata."""
     rt: Runtime = context["rt"]
-    text = (_value(view, BlockId.TICKET_TEXT, ActionId.TICKET_TEXT).get("value") or "").strip()
+    text = _text(view, BlockId.TICKET_TEXT, ActionId.TICKET_TEXT)
     if not text:
         await ack(
             response_action="errors", errors={BlockId.TICKET_TEXT: "Describe the problem in a few words."}
         )
         return
-    option = _value(view, BlockId.TICKET_PRIORITY, ActionId.TICKET_PRIORITY).get("selected_option") or {}
-    priority = option.get("value") if option.get("value") in ("P1", "P2", "P3", "P4") else None
+    priority = _selected(view, BlockId.TICKET_PRIORITY, ActionId.TICKET_PRIORITY)
+    priority = priority if priority in ("P1", "P2", "P3", "P4") else None
     meta = _meta(view)
-    channel, ts = str(meta.get("channel") or ""), str(meta.get("ts") or "")
+    channel, ts = payload.ident(meta.get("channel")), payload.ident(meta.get("ts"))
     if not channel or not ts:
         await ack(
             response_action="errors", errors={BlockId.TICKET_TEXT: "This form is out of date; start again."}
         )
         return
     await ack()
-    user = body.get("user") or {}
+    user_id, team_id = payload.user_of(body)
     try:
         message = await intake.fetch_message(rt, channel, ts)
         ticket = await intake.open_ticket_for_message(
             rt,
-            actor_id=user.get("id") or "",
-            actor_team=user.get("team_id"),
+            actor_id=user_id,
+            actor_team=team_id,
             channel_id=channel,
             message=message,
             source=TicketSource.SHORTCUT,
@@ -231,7 +222,9 @@ async def handle_create_ticket_submission(
         notice = f"Opened {rt.key(ticket.id)}."
     except UserFacingError as exc:
         notice = exc.message
-    await rt.client.chat_postEphemeral(channel=channel, user=user.get("id") or "", text=notice)
+    # In the message's channel if the bot can post there, else as a DM (the bot may not be in that channel:
+    # exactly when the message could not be read).
+    await tell_privately(rt.client, user_id=user_id, channel_id=channel, text=notice)
 
 
 def register(app: AsyncApp) -> None:

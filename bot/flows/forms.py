@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.errors import UsageError
 from bot.runtime import Runtime
 from bot.services import escalation as svc
 from bot.slack.blocks.escalation import build_escalate_modal, build_text_modal
@@ -14,7 +15,9 @@ from models import RelayDraft, Ticket
 
 def escalate_view(rt: Runtime, ticket: Ticket, *, reason: str = "") -> dict[str, Any]:
     """The escalation modal for a ticket's next level, prefilled with the context it already has."""
-    to_level = svc.NEXT_LEVEL[ticket.level]
+    to_level = svc.NEXT_LEVEL.get(ticket.level)
+    if to_level is None:
+        raise UsageError(f"{rt.key(ticket.id)} is already at {ticket.level}, the highest level.")
     return build_escalate_modal(
         ticket_id=ticket.id,
         key=rt.key(ticket.id),

@@ -28,6 +28,7 @@ from bot.runtime import Runtime
 from bot.services import home as svc
 from bot.services.permissions import Actor
 from bot.services.sla.durations import format_duration
+from bot.slack import payload
 from bot.slack.blocks.home import (
     MINE_ROWS,
     QUEUE_ROWS,
@@ -198,7 +199,7 @@ class HomePublisher:
         try:
             await rt.client.views_publish(user_id=user_id, view=rendered.view)
         except SlackApiError as exc:
-            log.warning("home: views.publish for %s failed: %s", user_id, exc.response.get("error"))
+            log.warning("home: views.publish for %s failed: %s", user_id, payload.api_error(exc))
             return False
         self.published += 1
         loop = asyncio.get_running_loop()

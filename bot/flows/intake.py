@@ -14,13 +14,15 @@ from bot.errors import NotFoundError, PermissionDeniedError, UsageError, UserFac
 from bot.flows import cards
 from bot.flows import kb as kb_flows
 from bot.flows.cards import active_card, stream_of
+from bot.flows.escalation import actor_for, require
 from bot.runtime import Runtime
 from bot.services import escalation as escalation_service
 from bot.services import intake
 from bot.services.customers import ensure_customer
 from bot.services.intake import InboundMessage, Outcome
+from bot.services.permissions import Action, Actor
 from bot.services.sla.engine import SlaEvent, on_ticket_event
-from bot.slack import outbox
+from bot.slack import outbox, payload
 from bot.slack.blocks.customer import build_customer_ack
 from bot.slack.blocks.customer import text as customer_text
 from bot.slack.blocks.tickets import build_thread_mirror
@@ -52,10 +54,10 @@ IGNORED_SUBTYPES = frozenset(
 
 
 def ts_to_datetime(ts: str | float | None, fallback: datetime) -> datetime:
-    """Slack ts ('1732700000.000100') as an aware UTC datetime."""
+    """Slack ts ('1732700000.000100') as an aware UTC datetime (the fallback for one that is none)."""
     try:
         return datetime.fromtimestamp(float(ts), UTC) if ts else fallback
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, OSError):
         return fallback
 
 
@@ -126,10 +128,14 @@ async def _mark_processed(inbound_id: int | None, now: datetime) -> None:
 
 async def sender_team(rt: Runtime, event: dict[str, Any]) -> str | None:
     """The team of the message's author, from the event or (failing that) users.info."""
-    team = event.get("user_team") or (event.get("user_profile") or {}).get("team") or event.get("source_team")
+    team = (
+        payload.ident(event.get("user_team"))
+        or payload.ident(payload.obj(event.get("user_profile")).get("team"))
+        or payload.ident(event.get("source_team"))
+    )
     if team:
         return team
-    user = event.get("user")
+    user = payload.ident(event.get("user"))
     return await rt.user_team(user) if user else None
 
 
@@ -148,7 +154,8 @@ async def process_message_event(
     """Handle one `message` event from a channel; idempotent, safe to call again after a crash."""
     now = rt.clock.now()
     subtype = event.get("subtype")
-    channel = event.get("channel") or ""
+    subtype = subtype if subtype is None or isinstance(subtype, str) else "malformed"
+    channel = payload.ident(event.get("channel"))
     if subtype in IGNORED_SUBTYPES or (event.get("bot_id") and subtype != "message_changed"):
         await _mark_processed(inbound_id, now)
         return Outcome.IGNORED
@@ -162,17 +169,21 @@ async def process_message_event(
     if subtype not in (None, "thread_broadcast", "file_share"):
         await _mark_processed(inbound_id, now)
         return Outcome.IGNORED
+    ts, user = payload.ident(event.get("ts")), payload.ident(event.get("user"))
+    if not ts or not user or not channel:
+        await _mark_processed(inbound_id, now)
+        return Outcome.IGNORED
     team = await sender_team(rt, event)
     external = rt.is_external_team(team)
     msg = InboundMessage(
         channel_id=channel,
-        ts=event.get("ts") or "",
-        thread_ts=event.get("thread_ts"),
-        user_id=event.get("user") or "",
+        ts=ts,
+        thread_ts=payload.ident(event.get("thread_ts")) or None,
+        user_id=user,
         user_team_id=team,
-        text=(event.get("text") or "")[:40000],
+        text=payload.string(event.get("text"))[:40000],
         is_external=external,
-        at=ts_to_datetime(event.get("ts"), now),
+        at=ts_to_datetime(ts, now),
     )
     if not msg.ts or not msg.user_id:
         await _mark_processed(inbound_id, now)
@@ -218,28 +229,23 @@ async def process_message_event(
 
 
 async def _process_edit(rt: Runtime, event: dict[str, Any], inbound_id: int | None, now: datetime) -> Outcome:
-    message = event.get("message") or {}
-    if message.get("bot_id") or message.get("subtype") == "bot_message":
+    message = payload.obj(event.get("message"))
+    channel, ts = payload.ident(event.get("channel")), payload.ident(message.get("ts"))
+    if message.get("bot_id") or message.get("subtype") == "bot_message" or not channel or not ts:
         await _mark_processed(inbound_id, now)
         return Outcome.IGNORED
-    channel, ts = event.get("channel") or "", message.get("ts") or ""
+    text, author = payload.string(message.get("text"))[:40000], payload.ident(message.get("user"))
     async with in_transaction():
-        result = await intake.edit_message(
-            channel_id=channel,
-            ts=ts,
-            text=message.get("text") or "",
-            actor_id=message.get("user") or "",
-            at=now,
-        )
+        result = await intake.edit_message(channel_id=channel, ts=ts, text=text, actor_id=author, at=now)
         if result.ticket is not None and result.outcome == Outcome.REPLY:
             source = result.message is None
             await _mirror(
                 rt,
                 result.ticket,
                 now,
-                author_id=message.get("user") or "",
+                author_id=author,
                 author_kind=result.message.author_kind if result.message else "customer",
-                text=message.get("text") or "",
+                text=text,
                 ts=ts,
                 change="source_edited" if source else "edited",
             )
@@ -253,19 +259,22 @@ async def _process_edit(rt: Runtime, event: dict[str, Any], inbound_id: int | No
 async def _process_delete(
     rt: Runtime, event: dict[str, Any], inbound_id: int | None, now: datetime
 ) -> Outcome:
-    previous = event.get("previous_message") or {}
-    channel, ts = event.get("channel") or "", event.get("deleted_ts") or previous.get("ts") or ""
+    previous = payload.obj(event.get("previous_message"))
+    channel = payload.ident(event.get("channel"))
+    ts = payload.ident(event.get("deleted_ts")) or payload.ident(previous.get("ts"))
+    author = payload.ident(previous.get("user"))
+    if not channel or not ts:
+        await _mark_processed(inbound_id, now)
+        return Outcome.IGNORED
     async with in_transaction():
-        result = await intake.delete_message(
-            channel_id=channel, ts=ts, actor_id=previous.get("user") or "", at=now
-        )
+        result = await intake.delete_message(channel_id=channel, ts=ts, actor_id=author, at=now)
         if result.ticket is not None and result.outcome == Outcome.REPLY:
             source = result.message is None
             await _mirror(
                 rt,
                 result.ticket,
                 now,
-                author_id=previous.get("user") or "",
+                author_id=author,
                 author_kind=result.message.author_kind if result.message else "customer",
                 text="",
                 ts=None,
@@ -276,6 +285,22 @@ async def _process_delete(
         await _mark_processed(inbound_id, now)
     rt.sender.wake()
     return result.outcome
+
+
+NOT_FOR_OUTSIDERS = "Only the support team can turn messages into tickets."
+
+
+async def ticket_opener(
+    rt: Runtime, *, user_id: str, team_id: str | None, refusal: str = NOT_FOR_OUTSIDERS
+) -> Actor:
+    """The person opening a ticket for a customer, if they may: of our own team, verifiably (users.info, or
+    the payload when Slack cannot tell; unknown means no), and allowed to create tickets (a support level
+    channel or a lead)."""
+    actor = await actor_for(rt, user_id=user_id, team_id=team_id)
+    if actor.is_external or not actor.team_id or not rt.home_team_id:
+        raise PermissionDeniedError(refusal)
+    require(actor, Action.CREATE)
+    return actor
 
 
 async def open_ticket_for_message(
@@ -290,8 +315,7 @@ async def open_ticket_for_message(
     priority: str | None = None,
 ) -> Ticket:
     """🎫 reaction or shortcut: an agent opens a ticket for a customer's message."""
-    if rt.is_external_team(actor_team):
-        raise PermissionDeniedError("Only the support team can turn messages into tickets.")
+    await ticket_opener(rt, user_id=actor_id, team_id=actor_team)
     if rt.config.is_internal_channel(channel_id):
         raise UsageError("This is a support team channel. Open tickets from messages in customer channels.")
     ts = message.get("ts") or ""
@@ -336,8 +360,9 @@ async def open_ticket_by_command(
     rt: Runtime, *, actor_id: str, actor_team: str | None, channel_id: str, text: str
 ) -> Ticket:
     """`/ticket new <text>` in a customer channel: an agent opens a ticket on the customer's behalf."""
-    if rt.is_external_team(actor_team):
-        raise PermissionDeniedError(customer_text("en", "not_for_customers"))
+    await ticket_opener(
+        rt, user_id=actor_id, team_id=actor_team, refusal=customer_text("en", "not_for_customers")
+    )
     configured = rt.config.customer_by_channel(channel_id)
     if configured is None:
         raise UsageError(
@@ -375,13 +400,13 @@ async def fetch_message(rt: Runtime, channel_id: str, ts: str) -> dict[str, Any]
         )
         for message in response.get("messages", []):
             if message.get("ts") == ts:
-                return dict(message)
+                return payload.without_nul(dict(message))
         response = await rt.client.conversations_replies(channel=channel_id, ts=ts, limit=1)
         for message in response.get("messages", []):
             if message.get("ts") == ts:
-                return dict(message)
+                return payload.without_nul(dict(message))
     except SlackApiError as exc:
-        log.info("fetch_message %s/%s failed: %s", channel_id, ts, exc.response.get("error"))
+        log.info("fetch_message %s/%s failed: %s", channel_id, ts, payload.api_error(exc))
     raise NotFoundError("I couldn't read that message; it may have been deleted, or I'm not in that channel.")
 
 
@@ -389,11 +414,19 @@ async def process_reaction_event(
     rt: Runtime, *, envelope: dict[str, Any], event: dict[str, Any], inbound_id: int | None = None
 ) -> Ticket | None:
     """🎫 on a customer's message opens a ticket for it; the reacting agent gets a private note."""
-    item = event.get("item") or {}
-    if event.get("reaction") != Reaction.TICKET or item.get("type") != "message":
+    item = payload.obj(event.get("item"))
+    user, channel, ts = (
+        payload.ident(event.get("user")),
+        payload.ident(item.get("channel")),
+        payload.ident(item.get("ts")),
+    )
+    if (
+        event.get("reaction") != Reaction.TICKET
+        or item.get("type") != "message"
+        or not (user and channel and ts)
+    ):
         await _mark_processed(inbound_id, rt.clock.now())
         return None
-    user, channel, ts = event.get("user") or "", item.get("channel") or "", item.get("ts") or ""
     ticket: Ticket | None = None
     existing = await Ticket.get_or_none(channel_id=channel, source_ts=ts)
     if existing is not None and existing.opened_by_id == user and existing.source == TicketSource.REACTION:
@@ -404,7 +437,7 @@ async def process_reaction_event(
         ticket = await open_ticket_for_message(
             rt,
             actor_id=user,
-            actor_team=event.get("user_team") or await rt.user_team(user),
+            actor_team=payload.ident(event.get("user_team")) or await rt.user_team(user),
             channel_id=channel,
             message=message,
             source=TicketSource.REACTION,
@@ -416,5 +449,5 @@ async def process_reaction_event(
     try:
         await rt.client.chat_postEphemeral(channel=channel, user=user, text=notice)
     except SlackApiError as exc:
-        log.info("could not tell %s about the reaction: %s", user, exc.response.get("error"))
+        log.info("could not tell %s about the reaction: %s", user, payload.api_error(exc))
     return ticket

@@ -40,6 +40,8 @@ def clean_context(values: dict[str, Any], fields: Iterable[ContextField]) -> dic
 
 async def load(ticket_id: int, key: str) -> Ticket:
     """The ticket with its customer, or NotFoundError."""
+    if not 0 < ticket_id <= ticket_service.MAX_TICKET_ID:
+        raise NotFoundError(f"I couldn't find ticket {key}.")
     ticket = await Ticket.get_or_none(id=ticket_id).prefetch_related("customer")
     if ticket is None:
         raise NotFoundError(f"I couldn't find ticket {key}.")

@@ -10,6 +10,9 @@ from typing import Any
 from bot.errors import NotFoundError, UsageError
 from models import Ticket, TimelineEntry
 
+# Ticket ids are (PostgreSQL) integers: a larger number names no ticket, and must not reach a query.
+MAX_TICKET_ID = 2**31 - 1
+
 _KEY = re.compile(r"^\s*(?:#|(?P<prefix>[A-Za-z][A-Za-z0-9]{0,9})-)?(?P<number>\d{1,9})\s*$")
 
 
@@ -46,6 +49,8 @@ class Viewer:
 
 async def get_visible_ticket(*, ticket_id: int, viewer: Viewer, key: str) -> Ticket:
     """The ticket if the viewer may see it; NotFoundError otherwise (never reveals existence)."""
+    if not 0 < ticket_id <= MAX_TICKET_ID:
+        raise NotFoundError(f"I couldn't find ticket {key}.")
     ticket = await Ticket.get_or_none(id=ticket_id).prefetch_related("customer")
     if ticket is None:
         raise NotFoundError(f"I couldn't find ticket {key}.")

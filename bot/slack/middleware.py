@@ -1,4 +1,5 @@
-"""Bolt middleware: hand the runtime to listeners, and record Events API deliveries before the ack."""
+"""Bolt middleware: hand the runtime to listeners, clean and guard what they get from the payload, and record
+Events API deliveries before the ack."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from tortoise.exceptions import IntegrityError
 
-from bot.db import GATE, note_failure
+from bot.db import GATE, is_unavailable, note_failure
 from bot.runtime import Runtime
+from bot.slack import payload
+from bot.slack.answers import SafeRespond
 from models import InboundEvent
 
 log = logging.getLogger(__name__)
@@ -32,16 +36,42 @@ def runtime_middleware(rt: Runtime) -> Callable[..., Awaitable[Any]]:
     return inject_runtime
 
 
+async def strip_nul_characters(req: AsyncBoltRequest, next: Callable[[], Awaitable[None]]) -> None:
+    """Remove NUL characters from everything the payload carries, before anything is stored: PostgreSQL
+    cannot store them (text, jsonb), and no person types one. (The signature was checked on the raw body.)"""
+    if isinstance(req.body, dict):
+        cleaned = payload.without_nul(req.body)
+        req.body.clear()
+        req.body.update(cleaned)
+    await next()
+
+
+async def safe_respond(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+    """Give listeners (and the error handler) a respond() that answers privately when the payload has no
+    usable response_url, instead of raising."""
+    context["respond"] = SafeRespond(
+        context.respond,
+        context.client,
+        user_id=payload.ident(context.user_id),
+        channel_id=payload.ident(context.channel_id),
+    )
+    await next()
+
+
 async def record_inbound_event(
     body: dict[str, Any], context: AsyncBoltContext, next: Callable[[], Awaitable[None]]
 ) -> BoltResponse | None:
     """Store the delivery under its event_id; a delivery seen before is acknowledged and dropped."""
-    if body.get("type") != "event_callback":
+    if payload.obj(body).get("type") != "event_callback":
         await next()
         return None
-    event = body.get("event") or {}
+    event = payload.obj(body.get("event"))
     event_id = body.get("event_id")
-    if event.get("type") not in RECORDED_EVENTS or not isinstance(event_id, str) or not event_id:
+    if (
+        payload.string(event.get("type")) not in RECORDED_EVENTS
+        or not isinstance(event_id, str)
+        or not event_id
+    ):
         await next()
         return None
     rt: Runtime = context["rt"]
@@ -58,11 +88,17 @@ async def record_inbound_event(
     except IntegrityError:
         log.info("inbound: duplicate delivery of %s ignored", event_id, extra={"event_id": event_id})
         return BoltResponse(status=200, body="")
-    except Exception as exc:  # database slow or down: ack now, process once it is back, never 5xx to Slack
-        if not isinstance(exc, TimeoutError):  # slow is not down: only real errors close the gate
-            note_failure(exc)
-        rt.spool.add(body)
-        return BoltResponse(status=200, body="")
+    except Exception as exc:
+        if isinstance(exc, TimeoutError) or is_unavailable(exc):
+            # Database slow or down: ack now, process once it is back, never 5xx to Slack.
+            if not isinstance(exc, TimeoutError):  # slow is not down: a probe decides whether it is down
+                note_failure(exc)
+            rt.spool.add(body)
+            return BoltResponse(status=200, body="")
+        # Not an outage (this delivery cannot be stored as it is): handle it without the dedup record.
+        log.exception("inbound: could not record %s; handling it unrecorded", event_id)
+        await next()
+        return None
     context["inbound_id"] = row.id
     await next()
     return None

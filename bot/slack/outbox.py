@@ -3,7 +3,8 @@
 The sender delivers pending rows in id order per stream (one ticket = one stream, so a thread keeps its
 order), paces each channel with a token bucket (Slack allows about one message per second per channel),
 retries 429 after Retry-After and 5xx/timeouts with jittered exponential backoff, and gives up only on
-permanent errors. After an attempt that got no answer it looks for the message in Slack (by the outbox id in
+permanent errors — and, after MAX_UNKNOWN_ERROR_ATTEMPTS, on Slack errors it does not know (so one message Slack
+keeps refusing cannot hold up its ticket's stream for good). After an attempt that got no answer it looks for the message in Slack (by the outbox id in
 the message metadata) before sending again, so a timeout never doubles a message.
 """
 
@@ -26,6 +27,7 @@ from tortoise.expressions import F, Q
 
 from bot.clock import Clock
 from bot.slack.ids import OUTBOX_EVENT_TYPE
+from bot.slack.payload import api_error
 from models import OutboxMessage, OutboxStatus, Ticket
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,13 @@ PERMANENT_ERRORS = frozenset(
         "already_reacted",
         "invalid_name",
         "no_reaction",
+        "invalid_thread_ts",
+        "thread_not_found",
     }
 )
+# An `ok: false` error outside PERMANENT_ERRORS (and not a rate limit) is retried this many attempts in all,
+# then treated as permanent: the stream is ordered, so a message retried for ever would block its ticket.
+MAX_UNKNOWN_ERROR_ATTEMPTS = 5
 JSON_METHODS = ("chat.", "views.")
 MAX_BACKOFF = 300.0
 # Pages of history searched for a message that may have been posted already (200 messages each).
@@ -319,7 +326,7 @@ class OutboxSender:
 
     async def _handle_error(self, row: OutboxMessage, exc: SlackApiError) -> None:
         status = exc.response.status_code
-        error = str(exc.response.get("error") or f"http_{status}")
+        error = api_error(exc)
         if status == 429 or error in ("ratelimited", "rate_limited"):
             retry_after = float(
                 exc.response.headers.get("Retry-After", exc.response.headers.get("retry-after", 1))
@@ -331,6 +338,8 @@ class OutboxSender:
             await self._join_and_retry(row)
         elif error in PERMANENT_ERRORS:
             await self._fail(row, error)
+        elif status < 500 and row.attempts >= MAX_UNKNOWN_ERROR_ATTEMPTS:
+            await self._fail(row, f"{error} (not a known Slack error; gave up after {row.attempts} attempts)")
         else:
             await self._retry(row, self._backoff(row.attempts), error)
 
@@ -338,7 +347,7 @@ class OutboxSender:
         try:
             await self.client.api_call("conversations.join", params={"channel": row.channel_id})
         except SlackApiError as exc:
-            await self._fail(row, f"not_in_channel (join failed: {exc.response.get('error')})")
+            await self._fail(row, f"not_in_channel (join failed: {api_error(exc)})")
             return
         row.payload = {**row.payload, "_joined": True}
         await row.save(update_fields=["payload"])

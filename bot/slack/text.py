@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _BROADCAST_WORDS = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+_SPECIAL_MENTION = re.compile(r"<(!(?:channel|here|everyone|subteam\^)[^<>]*)>", re.IGNORECASE)
 
 
 def escape(text: str) -> str:
@@ -30,6 +31,12 @@ def plain(text: str, limit: int) -> str:
     """Text for plain_text objects: single-line, clipped, with angle brackets that can never form a ping."""
     text = " ".join((text or "").split()).replace("<", "‹").replace(">", "›")
     return clip(text, limit)
+
+
+def prefill(text: str, limit: int) -> str:
+    """User text as the initial value of a modal's input: kept as written (line breaks, links, user mentions:
+    it is edited and sent on), but a broadcast or group mention can never form from it (‹!channel›)."""
+    return clip(_SPECIAL_MENTION.sub(lambda m: "‹" + m.group(1) + "›", text or ""), limit)
 
 
 def slack_date(ts: float, fmt: str = "{date_short_pretty} {time}", fallback: str = "") -> str:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from bot.sandbox.demo import ACME_CHANNEL, GLOBEX_CHANNEL, L1_CHANNEL, L2_CHANNEL
 from bot.slack.ids import OUTBOX_EVENT_TYPE
-from bot.slack.outbox import enqueue
+from bot.slack.outbox import MAX_UNKNOWN_ERROR_ATTEMPTS, enqueue
 from models import OutboxMessage, OutboxStatus, Ticket, TimelineEntry
 from tests.harness import Harness, start_harness, stop_harness
 
@@ -179,3 +179,24 @@ async def test_membership_check_rate_limited_says_try_again_not_refused(bot: Har
     assert all("Internal note added" in a.text for a in answers), [a.text for a in answers]
     channels_asked = [c.args.get("channel") for c in bot.standin.calls_to("conversations.members")[before:]]
     assert len(channels_asked) == len(set(channels_asked))  # one fetch per channel for the whole burst
+
+
+async def test_unknown_slack_error_gives_up_after_bounded_attempts(bot: Harness) -> None:
+    """An `ok: false` error the outbox does not know is retried (it might pass), but only
+    MAX_UNKNOWN_ERROR_ATTEMPTS times (a few seconds of backoff): then the row fails with the reason recorded,
+    and the ticket's stream moves on (its L1 card, queued behind the customer's acknowledgement, arrives)."""
+    bot.standin.faults.error("chat.postMessage", "brand_new_error", times=MAX_UNKNOWN_ERROR_ATTEMPTS)
+    sent = await bot.driver.post_message("U0ACMEJO", ACME_CHANNEL, "VPN drops")
+    await bot.settle(limit=20)
+    failed = await OutboxMessage.get(status=OutboxStatus.FAILED)
+    assert failed.attempts == MAX_UNKNOWN_ERROR_ATTEMPTS and failed.channel_id == ACME_CHANNEL
+    assert failed.last_error == (
+        f"brand_new_error (not a known Slack error; gave up after {MAX_UNKNOWN_ERROR_ATTEMPTS} attempts)"
+    )
+    assert not await OutboxMessage.filter(status=OutboxStatus.PENDING).exists(), (
+        await OutboxMessage.all().values_list(
+            "id", "method", "channel_id", "status", "attempts", "last_error"
+        )
+    )
+    assert len(bot.ws.channel_messages(L1_CHANNEL)) == 1
+    assert not bot.ws.thread_replies(ACME_CHANNEL, sent.ts)

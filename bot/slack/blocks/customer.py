@@ -161,6 +161,12 @@ def build_resolution_message(*, language: str, key: str, ticket_id: int, solutio
 
 def strip_actions(message: dict[str, Any], note: str) -> dict[str, Any]:
     """The same message without its buttons, with a short note of what was chosen."""
-    blocks = [b for b in message.get("blocks") or [] if b.get("type") != "actions"]
+    shown = message.get("blocks")
+    blocks = (
+        [b for b in shown if isinstance(b, dict) and b.get("type") != "actions"]
+        if isinstance(shown, list)
+        else []
+    )
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]).to_dict())
-    return {"text": message.get("text") or note, "blocks": blocks}
+    text = message.get("text")
+    return {"text": text if isinstance(text, str) and text else note, "blocks": blocks}

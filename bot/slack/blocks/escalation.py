@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.slack.text import clip, escape, mention, plain, quote
+from bot.slack.text import clip, escape, mention, plain, prefill, quote
 from config.support import ContextField, Route
 
 MAX_INPUT = 2900
@@ -45,7 +45,7 @@ def _text_input(
         action_id=action_id,
         multiline=multiline,
         max_length=MAX_INPUT,
-        initial_value=clip(initial, MAX_INPUT) if initial else None,
+        initial_value=prefill(initial, MAX_INPUT) if initial else None,
         placeholder=plain(hint, 150) if hint else None,
     )
     return InputBlock(block_id=block_id, label=plain(label, 48), element=element, optional=optional)

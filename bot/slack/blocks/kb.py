@@ -22,7 +22,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.slack.text import clip, escape, mention, plain, quote
+from bot.slack.text import clip, escape, mention, plain, prefill, quote
 
 MODAL_TEXT_MAX = 3000
 LABELS = {"high": "🟢 high-confidence match", "medium": "🟡 likely match", "low": "⚪ possibly related"}
@@ -285,7 +285,7 @@ def _input(
         action_id=action_id,
         multiline=multiline,
         max_length=MODAL_TEXT_MAX if multiline else 300,
-        initial_value=clip(initial, MODAL_TEXT_MAX if multiline else 300) if initial else None,
+        initial_value=prefill(initial, MODAL_TEXT_MAX if multiline else 300) if initial else None,
         placeholder=plain(hint, 150),
     )
     return InputBlock(block_id=block_id, label=label, element=element, optional=optional)
@@ -426,12 +426,16 @@ def mark_review_item(message: dict[str, Any], *, article_id: int, note: str) -> 
     """The reminder with one article's buttons replaced by what was done."""
     target = f"{BlockId.KB_REVIEW_PREFIX}{article_id}"
     blocks = []
-    for block in message.get("blocks") or []:
+    shown = message.get("blocks")
+    for block in shown if isinstance(shown, list) else []:
+        if not isinstance(block, dict):
+            continue
         if block.get("block_id") == target:
             blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(note, 2000))]).to_dict())
         else:
             blocks.append(block)
-    return {"text": message.get("text") or note, "blocks": blocks}
+    text = message.get("text")
+    return {"text": text if isinstance(text, str) and text else note, "blocks": blocks}
 
 
 KB_HELP = (

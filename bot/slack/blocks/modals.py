@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.slack.text import clip, escape
+from bot.slack.text import clip, escape, prefill
 
 PRIORITY_OPTIONS = [
     ("P1", "P1 · critical, service down"),
@@ -41,7 +41,7 @@ def build_create_ticket_modal(
             element=PlainTextInputElement(
                 action_id=ActionId.TICKET_TEXT,
                 multiline=True,
-                initial_value=clip(text, 3000),
+                initial_value=prefill(text, 3000),
                 max_length=3000,
             ),
         ),
