@@ -45,4 +45,4 @@ class OutboxMessage(Model):
 
     class Meta:
         table = "outbox"
-        indexes = (("status", "next_attempt_at"),)
+        indexes = (("status", "next_attempt_at"), ("status", "stream", "id"))

@@ -23,7 +23,8 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from tortoise.expressions import F, Q
+from tortoise.expressions import F, Q, Subquery
+from tortoise.functions import Min
 
 from bot.clock import Clock
 from bot.slack.ids import OUTBOX_EVENT_TYPE
@@ -75,6 +76,15 @@ class _Bucket:
     stamp: float
 
 
+@dataclass(frozen=True)
+class _Head:
+    """The oldest pending row of a stream, as dispatch_due needs it."""
+
+    id: int
+    channel_id: str
+    lease_until: datetime | None
+
+
 class ChannelPacer:
     """A token bucket per channel: `rate` messages per second with bursts of `burst`."""
 
@@ -86,6 +96,10 @@ class ChannelPacer:
         """Seconds until the channel may take another message (0 when it may now)."""
         bucket = self._refill(channel)
         return 0.0 if bucket.tokens >= 1 else (1 - bucket.tokens) / self.rate
+
+    def busy_channels(self) -> list[str]:
+        """Channels that may not take a message now."""
+        return [channel for channel in list(self._buckets) if self.wait_time(channel) > 0]
 
     def take(self, channel: str) -> None:
         """Spend one token."""
@@ -149,7 +163,7 @@ class OutboxSender:
         workers: int = 8,
         poll_interval: float = 0.5,
         lease_seconds: float = 60.0,
-        batch: int = 500,
+        batch: int = 64,
         uncertain_grace: float = 45.0,
         on_permanent_failure: FailureHook | None = None,
         rng: random.Random | None = None,
@@ -226,22 +240,35 @@ class OutboxSender:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
     async def dispatch_due(self) -> int:
-        """Claim the head row of each stream that is due and start delivering it; returns how many."""
+        """Claim the head row of each stream that is due and start delivering it; returns how many.
+
+        The database picks the heads (the oldest pending row of each stream) that are due, not leased, not in
+        a channel that has used up its pace, and not in flight here, oldest first: a backlog in one channel
+        or stream never hides the others, and a pass reads at most `batch` rows whatever the backlog.
+        """
         now = self.clock.now()
-        rows = (
-            await OutboxMessage.filter(status=OutboxStatus.PENDING)
-            .order_by("id")
-            .limit(self.batch)
-            .only("id", "stream", "channel_id", "next_attempt_at", "lease_until")
+        heads_of_streams = (
+            OutboxMessage.filter(status=OutboxStatus.PENDING)
+            .group_by("stream")
+            .annotate(head=Min("id"))
+            .values("head")
         )
-        heads: dict[str, OutboxMessage] = {}
-        for row in rows:
-            heads.setdefault(row.stream, row)
+        query = OutboxMessage.filter(id__in=Subquery(heads_of_streams), next_attempt_at__lte=now).filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+        )
+        if busy := self.pacer.busy_channels():
+            query = query.exclude(channel_id__in=busy)
+        if self._streams_in_flight:
+            query = query.exclude(stream__in=list(self._streams_in_flight))
+        rows = (
+            await query.order_by("id")
+            .limit(self.batch)
+            .values_list("id", "stream", "channel_id", "lease_until")
+        )
+        heads = {stream: _Head(id_, channel, lease) for id_, stream, channel, lease in rows}
         started = 0
         for stream, row in heads.items():
             if self._stopping or stream in self._streams_in_flight:
-                continue
-            if row.next_attempt_at > now or (row.lease_until and row.lease_until > now):
                 continue
             if self.pacer.wait_time(row.channel_id) > 0:
                 continue

@@ -75,7 +75,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('delivered_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'outbox', 'app': 'models', 'indexes': [Index(fields=['status', 'next_attempt_at'])], 'pk_attr': 'id', 'table_description': 'One Web API call to make, in order within its stream, exactly once.'},
+            options={'table': 'outbox', 'app': 'models', 'indexes': [Index(fields=['status', 'next_attempt_at']), Index(fields=['status', 'stream', 'id'])], 'pk_attr': 'id', 'table_description': 'One Web API call to make, in order within its stream, exactly once.'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -7,6 +7,8 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 
+from tortoise.transactions import in_transaction
+
 from bot.sandbox.demo import ACME_CHANNEL, GLOBEX_CHANNEL, L1_CHANNEL, L2_CHANNEL
 from bot.slack.ids import OUTBOX_EVENT_TYPE
 from bot.slack.outbox import MAX_UNKNOWN_ERROR_ATTEMPTS, enqueue
@@ -200,3 +202,43 @@ async def test_unknown_slack_error_gives_up_after_bounded_attempts(bot: Harness)
     )
     assert len(bot.ws.channel_messages(L1_CHANNEL)) == 1
     assert not bot.ws.thread_replies(ACME_CHANNEL, sent.ts)
+
+
+async def test_a_long_paced_backlog_in_one_channel_does_not_hide_other_channels(database_url: str) -> None:
+    """600 messages wait for one channel's pace (1 per second); a message for another channel, recorded after
+    all of them, still goes out at once (the sender never only looks at the oldest rows)."""
+    h = await start_harness(
+        database_url, settings_overrides={"outbox_channel_rate": 1.0, "outbox_channel_burst": 1}
+    )
+    try:
+        rt = h.rt
+        now = rt.clock.now()
+        async with in_transaction():
+            for i in range(600):
+                await enqueue(
+                    stream=f"backlog:{i}",
+                    method="chat.postMessage",
+                    channel_id=ACME_CHANNEL,
+                    payload={"text": f"backlog {i}"},
+                    now=now,
+                )
+            late = await enqueue(
+                stream="other",
+                method="chat.postMessage",
+                channel_id=L2_CHANNEL,
+                payload={"text": "urgent"},
+                now=now,
+            )
+        rt.sender.wake()
+        for _ in range(60):
+            await late.refresh_from_db()
+            if late.status == OutboxStatus.DELIVERED:
+                break
+            await asyncio.sleep(0.05)
+        assert late.status == OutboxStatus.DELIVERED
+        delivered_backlog = await OutboxMessage.filter(
+            channel_id=ACME_CHANNEL, status=OutboxStatus.DELIVERED
+        ).count()
+        assert delivered_backlog <= 5  # the customer channel keeps its pace meanwhile
+    finally:
+        await stop_harness(h)
