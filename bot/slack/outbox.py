@@ -67,7 +67,9 @@ MAX_UNKNOWN_ERROR_ATTEMPTS = 5
 JSON_METHODS = ("chat.", "views.")
 MAX_BACKOFF = 300.0
 # Pages of history searched for a message that may have been posted already (200 messages each).
-FIND_PAGES = 25
+FIND_PAGES = 50
+# Tries per page of that search when Slack answers 429/5xx or not at all.
+LOOKUP_TRIES = 3
 
 
 @dataclass
@@ -145,6 +147,10 @@ async def enqueue(
 
 class _LookupFailed(Exception):
     """Slack could not be asked (429, 5xx, no answer) whether a message was posted already."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"retry after {retry_after:g}s")
+        self.retry_after = retry_after
 
 
 FailureHook = Callable[[OutboxMessage, str], Awaitable[None]]
@@ -326,9 +332,8 @@ class OutboxSender:
                 try:
                     found = await self._find_sent(row, args)
                 except _LookupFailed as exc:  # could not look: never guess "not sent"
-                    await self._retry(
-                        row, self._backoff(row.attempts), f"could not check whether it was sent: {exc}"
-                    )
+                    reason = "could not check whether it was sent (Slack busy)"
+                    await self._retry(row, exc.retry_after, reason, count=False)
                     return
                 if found:
                     await self._succeed(row, found)
@@ -336,6 +341,7 @@ class OutboxSender:
                 if self.clock.now() - row.uncertain_since < self.uncertain_grace:
                     await self._retry(row, 1.0, "no answer yet: checking again before resending", count=False)
                     return
+        attempt_started = self.clock.now()
         try:
             if row.method.startswith(JSON_METHODS):
                 response = await self.client.api_call(row.method, json=args)
@@ -346,7 +352,8 @@ class OutboxSender:
             return
         except (TimeoutError, aiohttp.ClientError) as exc:
             if row.method == "chat.postMessage" and row.uncertain_since is None:
-                await OutboxMessage.filter(id=row.id).update(uncertain_since=self.clock.now())
+                # From the start of this attempt: Slack may have posted it any time since.
+                await OutboxMessage.filter(id=row.id).update(uncertain_since=attempt_started)
             await self._retry(row, self._backoff(row.attempts), f"no answer: {type(exc).__name__}")
             return
         await self._succeed(row, response.get("ts") or (response.get("message") or {}).get("ts"))
@@ -381,34 +388,25 @@ class OutboxSender:
         await self._retry(row, 0.0, "joined the channel", count=False)
 
     async def _find_sent(self, row: OutboxMessage, args: dict[str, Any]) -> str | None:
-        """Look for a message this row may already have posted (an earlier attempt got no answer, or its
-        sender died holding the lease). Only the window in which that attempt could have posted is searched,
-        page by page: in a busy channel the newest page alone misses it (and the message would be doubled)."""
+        """Look for a message this row may already have posted (an attempt got no answer, or its sender died
+        holding the lease). The message cannot be older than that first uncertain attempt, so history is read
+        from just before it up to now, page by page (in a busy channel the newest page alone would miss it and
+        the message would be doubled). A page Slack refuses (429, 5xx, no answer) is asked again a few times;
+        if it still fails, `_LookupFailed` says "not known", never "not sent"."""
         since = row.uncertain_since or row.created_at
-        window_start = min(since, row.created_at) - timedelta(seconds=60)
-        window_end = since + self.lease + timedelta(seconds=60)
         query: dict[str, Any] = {
             "channel": row.channel_id,
             "include_all_metadata": True,
             "limit": 200,
-            "oldest": f"{window_start.timestamp():.6f}",
-            "latest": f"{window_end.timestamp():.6f}",
-            "inclusive": True,
+            "oldest": f"{(since - timedelta(seconds=5)).timestamp():.6f}",
         }
         method = "conversations.history"
         if args.get("thread_ts"):
             method, query["ts"] = "conversations.replies", args["thread_ts"]
         for _ in range(FIND_PAGES):
-            try:
-                response = await self.client.api_call(method, http_verb="GET", params=query)
-            except SlackApiError as exc:
-                if exc.response.status_code == 429 or exc.response.status_code >= 500:
-                    raise _LookupFailed(str(exc.response.get("error") or exc.response.status_code)) from None
-                # Slack won't let us look (e.g. missing channels:history): sending is the only way forward.
-                log.warning("outbox: cannot look for message %s (%s)", row.id, exc.response.get("error"))
+            response = await self._lookup_page(row, method, query)
+            if response is None:
                 return None
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                raise _LookupFailed(type(exc).__name__) from None
             for message in response.get("messages", []):
                 payload = (message.get("metadata") or {}).get("event_payload") or {}
                 if payload.get("outbox_id") == str(row.id):
@@ -419,6 +417,24 @@ class OutboxSender:
             query["cursor"] = cursor
         log.warning("outbox: message %s not found in %d pages; sending it", row.id, FIND_PAGES)
         return None
+
+    async def _lookup_page(self, row: OutboxMessage, method: str, query: dict[str, Any]) -> Any:
+        """One page of history; None when Slack won't let us look at all (sending is then the only way on)."""
+        wait = 1.0
+        for _ in range(LOOKUP_TRIES):
+            try:
+                return await self.client.api_call(method, http_verb="GET", params=query)
+            except SlackApiError as exc:
+                status = exc.response.status_code
+                if status != 429 and status < 500 and api_error(exc) != "ratelimited":
+                    log.warning("outbox: cannot look for message %s (%s)", row.id, api_error(exc))
+                    return None
+                headers = exc.response.headers or {}
+                wait = float(headers.get("Retry-After", headers.get("retry-after", 1)) or 1)
+            except (TimeoutError, aiohttp.ClientError):
+                wait = 1.0
+            await asyncio.sleep(min(wait, 5.0))
+        raise _LookupFailed(wait)
 
     async def _succeed(self, row: OutboxMessage, ts: str | None) -> None:
         now = self.clock.now()
