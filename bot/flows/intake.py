@@ -169,7 +169,7 @@ async def process_message_event(
     if subtype not in (None, "thread_broadcast", "file_share"):
         await _mark_processed(inbound_id, now)
         return Outcome.IGNORED
-    ts, user = payload.ident(event.get("ts")), payload.ident(event.get("user"))
+    ts, user = payload.message_ts(event.get("ts")), payload.ident(event.get("user"))
     if not ts or not user or not channel:
         await _mark_processed(inbound_id, now)
         return Outcome.IGNORED
@@ -178,7 +178,7 @@ async def process_message_event(
     msg = InboundMessage(
         channel_id=channel,
         ts=ts,
-        thread_ts=payload.ident(event.get("thread_ts")) or None,
+        thread_ts=payload.message_ts(event.get("thread_ts")) or None,
         user_id=user,
         user_team_id=team,
         text=payload.string(event.get("text"))[:40000],
@@ -230,7 +230,7 @@ async def process_message_event(
 
 async def _process_edit(rt: Runtime, event: dict[str, Any], inbound_id: int | None, now: datetime) -> Outcome:
     message = payload.obj(event.get("message"))
-    channel, ts = payload.ident(event.get("channel")), payload.ident(message.get("ts"))
+    channel, ts = payload.ident(event.get("channel")), payload.message_ts(message.get("ts"))
     if message.get("bot_id") or message.get("subtype") == "bot_message" or not channel or not ts:
         await _mark_processed(inbound_id, now)
         return Outcome.IGNORED
@@ -261,7 +261,7 @@ async def _process_delete(
 ) -> Outcome:
     previous = payload.obj(event.get("previous_message"))
     channel = payload.ident(event.get("channel"))
-    ts = payload.ident(event.get("deleted_ts")) or payload.ident(previous.get("ts"))
+    ts = payload.message_ts(event.get("deleted_ts")) or payload.message_ts(previous.get("ts"))
     author = payload.ident(previous.get("user"))
     if not channel or not ts:
         await _mark_processed(inbound_id, now)
@@ -318,7 +318,7 @@ async def open_ticket_for_message(
     await ticket_opener(rt, user_id=actor_id, team_id=actor_team)
     if rt.config.is_internal_channel(channel_id):
         raise UsageError("This is a support team channel. Open tickets from messages in customer channels.")
-    ts = message.get("ts") or ""
+    ts = payload.message_ts(message.get("ts"))
     author = message.get("user") or ""
     body = (text if text is not None else message.get("text") or "").strip()
     if not ts or not author:
@@ -418,7 +418,7 @@ async def process_reaction_event(
     user, channel, ts = (
         payload.ident(event.get("user")),
         payload.ident(item.get("channel")),
-        payload.ident(item.get("ts")),
+        payload.message_ts(item.get("ts")),
     )
     if (
         event.get("reaction") != Reaction.TICKET

@@ -9,6 +9,7 @@ in the database driver.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ MAX_ID = 2**31 - 1
 MAX_BIG_ID = 2**63 - 1
 # Slack ids and message timestamps are short (`C0123ABCD`, `1732700000.000100`); the columns hold 32.
 MAX_IDENT = 32
+_MESSAGE_TS = re.compile(r"\d{1,12}\.\d{1,9}")
 
 
 def obj(value: Any) -> dict[str, Any]:
@@ -34,6 +36,12 @@ def string(value: Any) -> str:
 def ident(value: Any) -> str:
     """A Slack id or ts: a non-blank string that fits its column, else ''."""
     return value if isinstance(value, str) and 0 < len(value) <= MAX_IDENT and value.strip() else ""
+
+
+def message_ts(value: Any) -> str:
+    """A Slack message timestamp ('1712345678.000100'), else '' (Slack refuses replies to anything else)."""
+    text = ident(value)
+    return text if _MESSAGE_TS.fullmatch(text) else ""
 
 
 def record_id(value: Any, *, big: bool = False) -> int | None:

@@ -1987,7 +1987,24 @@ async def test_bug8_shortcut_in_a_channel_without_the_bot_ends_with_a_notice(
 
 
 async def test_bug9_a_reply_slack_refuses_does_not_block_the_card(bot: Harness) -> None:
-    """A message whose ts Slack would never send (so the thread reply gets invalid_thread_ts): the card still comes."""
+    """Slack refuses the thread reply (invalid_thread_ts): it fails for good and the card still comes."""
+    bot.standin.faults.error("chat.postMessage", "invalid_thread_ts", times=1)
+    await bot.driver.post_message(JO, ACME_CHANNEL, "VPN down")
+    with contextlib.suppress(TimeoutError):
+        await bot.settle(limit=3.0)
+    cards = len(bot.ws.channel_messages(L1_CHANNEL))
+    # Should it come back: set an endless retry aside, or the fixture's final settle() would wait for it.
+    stuck = await OutboxMessage.filter(status=OutboxStatus.PENDING, attempts__gte=2).update(
+        status=OutboxStatus.FAILED
+    )
+    assert await Ticket.all().count() == 1
+    assert cards == 1 and not stuck, "the L1 card waits behind a reply retried for ever"
+    failed = await OutboxMessage.get(status=OutboxStatus.FAILED)
+    assert (failed.channel_id, failed.last_error) == (ACME_CHANNEL, "invalid_thread_ts")
+
+
+async def test_a_message_with_a_ts_slack_never_sends_is_ignored(bot: Harness) -> None:
+    """'1e10' is no Slack timestamp: no ticket (its replies could never be threaded), the event is done."""
     envelope = bot.driver.envelope(
         {
             "type": "message",
@@ -2001,17 +2018,9 @@ async def test_bug9_a_reply_slack_refuses_does_not_block_the_card(bot: Harness) 
         actor=bot.ws.users[JO],
     )
     assert (await send_event(bot, envelope)).status == 200
-    with contextlib.suppress(TimeoutError):
-        await bot.settle(limit=3.0)
-    cards = len(bot.ws.channel_messages(L1_CHANNEL))
-    # Should it come back: set an endless retry aside, or the fixture's final settle() would wait for it.
-    stuck = await OutboxMessage.filter(status=OutboxStatus.PENDING, attempts__gte=2).update(
-        status=OutboxStatus.FAILED
-    )
-    assert await Ticket.all().count() == 1
-    assert cards == 1 and not stuck, "the L1 card waits behind a reply retried for ever"
-    failed = await OutboxMessage.get(status=OutboxStatus.FAILED)
-    assert (failed.channel_id, failed.last_error) == (ACME_CHANNEL, "invalid_thread_ts")
+    await bot.settle()
+    assert await Ticket.all().count() == 0
+    assert await InboundEvent.filter(processed_at__isnull=True).count() == 0
 
 
 @pytest.mark.xfail(
