@@ -17,14 +17,14 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from tortoise.expressions import F, Q, Subquery
-from tortoise.functions import Min
+from tortoise import connections
+from tortoise.expressions import F, Q
 
 from bot.clock import Clock
 from bot.slack.ids import OUTBOX_EVENT_TYPE
@@ -83,8 +83,56 @@ class _Head:
     """The oldest pending row of a stream, as dispatch_due needs it."""
 
     id: int
+    stream: str
     channel_id: str
     lease_until: datetime | None
+
+
+async def _due_heads(
+    now: datetime, *, limit: int, busy_channels: list[str], busy_streams: list[str]
+) -> list[_Head]:
+    """Pending rows that head their stream (no older pending row in it), due and not leased, oldest first.
+
+    Plain SQL: "no older pending row in the stream" is a NOT EXISTS probe on the (status, stream, id) index,
+    so the cost follows the rows returned, not the backlog (a GROUP BY over every pending row per pass
+    slowed PostgreSQL to a crawl under a burst)."""
+    conn = connections.get("default")
+    sqlite = conn.capabilities.dialect == "sqlite"
+    params: list[Any] = []
+
+    def mark(value: Any) -> str:
+        params.append(value)
+        return "?" if sqlite else f"${len(params)}"
+
+    at = str(now.astimezone(UTC)) if sqlite else now  # as tortoise stores it (SQLite: text)
+    pending = mark(OutboxStatus.PENDING.value)
+    due, unleased = mark(at), mark(at)
+    where = [f'o."status" = {pending}', f'o."next_attempt_at" <= {due}']
+    where.append(f'(o."lease_until" IS NULL OR o."lease_until" <= {unleased})')
+    if busy_channels:
+        where.append(f'o."channel_id" NOT IN ({", ".join(mark(c) for c in busy_channels)})')
+    if busy_streams:
+        where.append(f'o."stream" NOT IN ({", ".join(mark(s) for s in busy_streams)})')
+    older = mark(OutboxStatus.PENDING.value)
+    where.append(
+        f'NOT EXISTS (SELECT 1 FROM "outbox" p WHERE p."status" = {older} AND p."stream" = o."stream" '
+        'AND p."id" < o."id")'
+    )
+    sql = (
+        f'SELECT o."id", o."stream", o."channel_id", o."lease_until" FROM "outbox" o WHERE {" AND ".join(where)} '
+        f'ORDER BY o."id" LIMIT {int(limit)}'
+    )
+    _, rows = await conn.execute_query(sql, params)
+    lease_field = OutboxMessage._meta.fields_map["lease_until"]
+    return [
+        _Head(
+            int(row["id"]),
+            row["stream"],
+            row["channel_id"],
+            lease_field.to_python_value(row["lease_until"]) if row["lease_until"] is not None else None,
+        )
+        for row in rows
+    ]
 
 
 class ChannelPacer:
@@ -180,6 +228,7 @@ class OutboxSender:
         self.batch = batch
         self.uncertain_grace = timedelta(seconds=uncertain_grace)
         self.on_permanent_failure = on_permanent_failure
+        self.workers = workers
         self._slots = asyncio.Semaphore(workers)
         self._wake = asyncio.Event()
         self._streams_in_flight: set[str] = set()
@@ -250,28 +299,19 @@ class OutboxSender:
 
         The database picks the heads (the oldest pending row of each stream) that are due, not leased, not in
         a channel that has used up its pace, and not in flight here, oldest first: a backlog in one channel
-        or stream never hides the others, and a pass reads at most `batch` rows whatever the backlog.
+        or stream never hides the others, and a pass reads only as many rows as there are free workers.
         """
         now = self.clock.now()
-        heads_of_streams = (
-            OutboxMessage.filter(status=OutboxStatus.PENDING)
-            .group_by("stream")
-            .annotate(head=Min("id"))
-            .values("head")
+        free = self.workers - len(self._tasks)
+        if free <= 0 or self._stopping:
+            return 0  # every worker is busy: the pass after the next delivery picks up from here
+        rows = await _due_heads(
+            now,
+            limit=min(self.batch, free),
+            busy_channels=self.pacer.busy_channels(),
+            busy_streams=list(self._streams_in_flight),
         )
-        query = OutboxMessage.filter(id__in=Subquery(heads_of_streams), next_attempt_at__lte=now).filter(
-            Q(lease_until__isnull=True) | Q(lease_until__lte=now)
-        )
-        if busy := self.pacer.busy_channels():
-            query = query.exclude(channel_id__in=busy)
-        if self._streams_in_flight:
-            query = query.exclude(stream__in=list(self._streams_in_flight))
-        rows = (
-            await query.order_by("id")
-            .limit(self.batch)
-            .values_list("id", "stream", "channel_id", "lease_until")
-        )
-        heads = {stream: _Head(id_, channel, lease) for id_, stream, channel, lease in rows}
+        heads = {row.stream: row for row in rows}
         started = 0
         for stream, row in heads.items():
             if self._stopping or stream in self._streams_in_flight:
@@ -295,9 +335,13 @@ class OutboxSender:
             self._streams_in_flight.add(stream)
             task = asyncio.create_task(self._deliver(row.id, stream))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._delivery_done)
             started += 1
         return started
+
+    def _delivery_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()  # a worker is free: look for more
 
     async def _deliver(self, row_id: int, stream: str) -> None:
         try:
