@@ -116,7 +116,7 @@ async def embed_versions(
             vectors = await asyncio.to_thread(semantic.article_vectors, encoder, docs, stop=stop)
             now = datetime.now(UTC)
             for article, vecs in zip(current, vectors, strict=True):
-                await save_vectors(
+                saved = await save_vectors(
                     article_id=article.id,
                     version=article.version,
                     model=encoder.model_id,
@@ -124,6 +124,11 @@ async def embed_versions(
                     at=now,
                     db=db,
                 )
+                if not saved:  # another replica was first: use its row, so every replica ranks alike
+                    stored = await stored_vectors(
+                        {article.id: article.version}, model=encoder.model_id, db=db
+                    )
+                    vecs = stored.get(article.id, vecs)
                 out[article.id] = (article.version, vecs)
         if progress is not None:
             progress(min(start + batch, len(todo)), len(todo))

@@ -103,32 +103,43 @@ class MiniLmOnnx:
     def encode(self, texts: Sequence[str], *, max_tokens: int) -> np.ndarray:
         """Unit vectors of the texts, each cut to max_tokens tokens (like the model's own tokenizer)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
-        # Tokenizing a 40 kB text only to keep 128 tokens is waste: a token is rarely over 20 characters.
-        encodings = self._tokenizer.encode_batch([t[: max_tokens * 20] for t in texts])
-        ids = [
-            e.ids if len(e.ids) <= max_tokens else e.ids[: max_tokens - 1] + [self._sep] for e in encodings
-        ]
-        order = sorted(
-            range(len(ids)), key=lambda i: len(ids[i])
-        )  # similar lengths batch with little padding
+        ids = self.tokenize(texts, max_tokens=max_tokens)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths: little padding
         for start in range(0, len(order), BATCH):
             rows = order[start : start + BATCH]
-            width = max(len(ids[i]) for i in rows)
-            input_ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                input_ids[r, : len(ids[i])] = ids[i]
-                mask[r, : len(ids[i])] = 1
-            hidden = self._session.run(
-                None,
-                {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)},
-            )[0]
-            summed = (hidden * mask[:, :, None]).sum(axis=1)
-            pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-            out[rows] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            input_ids, mask = self.pad([ids[i] for i in rows])
+            out[rows] = self.pool(self.run(input_ids, mask), mask)
         return out
+
+    def tokenize(self, texts: Sequence[str], *, max_tokens: int) -> list[list[int]]:
+        """Token ids of each text with [CLS] and [SEP], cut to max_tokens."""
+        # Tokenizing a 40 kB text only to keep 128 tokens is waste: a token is rarely over 20 characters.
+        encodings = self._tokenizer.encode_batch([t[: max_tokens * 20] for t in texts])
+        sep = self._sep
+        return [e.ids if len(e.ids) <= max_tokens else e.ids[: max_tokens - 1] + [sep] for e in encodings]
+
+    @staticmethod
+    def pad(ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """(input ids, attention mask), zero-padded to the longest."""
+        width = max(len(row) for row in ids)
+        input_ids = np.zeros((len(ids), width), dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for r, row in enumerate(ids):
+            input_ids[r, : len(row)] = row
+            mask[r, : len(row)] = 1
+        return input_ids, mask
+
+    def run(self, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The model's last hidden state; onnxruntime releases the GIL while it runs."""
+        feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+        return self._session.run(None, feeds)[0]
+
+    @staticmethod
+    def pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Mean over the real tokens, scaled to unit length."""
+        summed = (hidden * mask[:, :, None]).sum(axis=1)
+        pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 _ENCODER_LOCK = threading.Lock()
@@ -171,8 +182,40 @@ def article_vectors(
 
 def query_vector(encoder: Encoder, query: str) -> np.ndarray:
     """The vector of a query after the same chat-noise cleanup the lexical engine applies."""
-    cleaned = _text.clean_chat_noise(query)
-    return encoder.encode([cleaned or query], max_tokens=QUERY_TOKENS)[0]
+    job = QueryVector(encoder, query)
+    return job.finish(job.compute())
+
+
+class QueryVector:
+    """A query's vector in three steps, so that only the model run goes to a worker thread.
+
+    `QueryVector(...)` cleans and tokenizes (in the caller's thread, well under 1 ms), `compute()` runs the
+    model (in a worker thread: onnxruntime releases the GIL, so the event loop ranks lexically meanwhile),
+    and `finish()` pools. Running all of it in the thread measured 2-3x slower under load: every switch
+    between the two threads that both need the GIL can wait out Python's 5 ms switch interval.
+    """
+
+    def __init__(self, encoder: Encoder, query: str) -> None:
+        """Prepare the model's input for this query."""
+        self.encoder = encoder
+        self.text = _text.clean_chat_noise(query) or query
+        self._split = isinstance(encoder, MiniLmOnnx)
+        if self._split:
+            assert isinstance(encoder, MiniLmOnnx)
+            self._ids, self._mask = encoder.pad(encoder.tokenize([self.text], max_tokens=QUERY_TOKENS))
+
+    def compute(self) -> np.ndarray:
+        """Run the model (call it in a worker thread)."""
+        if self._split:
+            assert isinstance(self.encoder, MiniLmOnnx)
+            return self.encoder.run(self._ids, self._mask)
+        return self.encoder.encode([self.text], max_tokens=QUERY_TOKENS)
+
+    def finish(self, output: np.ndarray) -> np.ndarray:
+        """The unit vector from `compute`'s output."""
+        if self._split:
+            return MiniLmOnnx.pool(output, self._mask)[0]
+        return output[0]
 
 
 def pack(vectors: np.ndarray) -> bytes:
@@ -244,7 +287,8 @@ class VectorTable:
                 self._matrix = np.ascontiguousarray(w * stacked[:, 0] + (1.0 - w) * stacked[:, 1])
             else:
                 self._matrix = np.zeros((0, DIM), dtype=np.float32)
-        return self._ids, self._pos, self._matrix @ np.asarray(query, dtype=np.float32)
+        # einsum: one plain loop; a threaded BLAS matvec here stalled for 10+ ms when both cores were busy.
+        return self._ids, self._pos, np.einsum("ij,j->i", self._matrix, np.asarray(query, dtype=np.float32))
 
 
 # ------------------------------------------------------------------------------------------ hybrid
@@ -303,6 +347,21 @@ class HybridConfidence:
 DEFAULT_HYBRID_CONFIDENCE = HybridConfidence()
 
 
+def lexical_candidates(
+    index: KBIndex,
+    query: str,
+    *,
+    limit: int,
+    visibility: str | Iterable[str] | None = None,
+    language: str | Iterable[str] | None = None,
+    params: HybridParams = DEFAULT_HYBRID,
+) -> list[SearchHit]:
+    """The lexical part of the hybrid ranking (its first `limit` hits are exactly `index.search`'s)."""
+    return index.search(
+        query, limit=max(limit, params.lexical_candidates), visibility=visibility, language=language
+    )
+
+
 def hybrid_candidates(
     index: KBIndex,
     table: VectorTable,
@@ -313,12 +372,18 @@ def hybrid_candidates(
     visibility: str | Iterable[str] | None = None,
     language: str | Iterable[str] | None = None,
     params: HybridParams = DEFAULT_HYBRID,
+    lexical: Sequence[SearchHit] | None = None,
 ) -> list[tuple[float, str, tuple[float, float, float, float]]] | None:
     """Top `limit` (score, id, features) by the hybrid rule; None when a lexical candidate has no vectors
-    (its new version is still being embedded): the caller then ranks lexically."""
-    lexical = index.search(
-        query, limit=max(limit, params.lexical_candidates), visibility=visibility, language=language
-    )
+    (its new version is still being embedded): the caller then ranks lexically.
+
+    `lexical`: the lexical top `lexical_candidates` of this query with these filters, when the caller
+    has it already (the store ranks lexically while the query's vector is being computed).
+    """
+    if lexical is None:
+        lexical = lexical_candidates(
+            index, query, limit=limit, visibility=visibility, language=language, params=params
+        )
     if any(h.id not in table for h in lexical):
         return None
     allowed = index.multipliers(query, visibility=visibility, language=language)
@@ -329,11 +394,13 @@ def hybrid_candidates(
     if len(cos) and params.dense_candidates > 0:
         # The best cosines first; a filter (e.g. public only) may skip many, then look further.
         k = min(len(cos), 4 * params.dense_candidates + 16)
-        head = np.argpartition(-cos, k - 1)[:k] if k < len(cos) else np.arange(len(cos))
+        head = np.sort(np.argpartition(-cos, k - 1)[:k]) if k < len(cos) else np.arange(len(cos))
         taken = 0
         seen: set[int] = set()
-        for order in (head, np.argsort(-cos, kind="stable")):
-            for j in sorted(order.tolist(), key=lambda j: (-float(cos[j]), ids[j])):
+        for rest in (False, True):
+            # ids are sorted, so a stable sort breaks ties by id
+            order = np.argsort(-cos, kind="stable") if rest else head[np.argsort(-cos[head], kind="stable")]
+            for j in order.tolist():
                 if taken >= params.dense_candidates or cos[j] < params.min_cosine:
                     break
                 if j in seen:
@@ -375,10 +442,19 @@ def hybrid_search(
     language: str | Iterable[str] | None = None,
     params: HybridParams = DEFAULT_HYBRID,
     confidence: HybridConfidence = DEFAULT_HYBRID_CONFIDENCE,
+    lexical: Sequence[SearchHit] | None = None,
 ) -> list[SearchHit] | None:
     """Hybrid-ranked hits with confidence labels; None when the caller should rank lexically instead."""
     ranked = hybrid_candidates(
-        index, table, query_vec, query, limit=limit, visibility=visibility, language=language, params=params
+        index,
+        table,
+        query_vec,
+        query,
+        limit=limit,
+        visibility=visibility,
+        language=language,
+        params=params,
+        lexical=lexical,
     )
     if ranked is None:
         return None

@@ -658,8 +658,13 @@ class KbStore:
         the revision check runs, so the event loop keeps acknowledging other requests meanwhile.
         """
         pending: asyncio.Future[Any] | None = None
+        job: semantic.QueryVector | None = None
         if self.encoder is not None and len(self.vectors) and isinstance(query, str) and query.strip():
-            pending = asyncio.ensure_future(asyncio.to_thread(semantic.query_vector, self.encoder, query))
+            try:
+                job = semantic.QueryVector(self.encoder, query)
+                pending = asyncio.ensure_future(asyncio.to_thread(job.compute))
+            except Exception:  # the lexical ranking still answers; a failure here is a bug to fix
+                log.exception("kb: query vector failed for a query of %d chars", len(query))
         try:
             await self.sync(wait=wait)
         except BaseException:
@@ -667,15 +672,24 @@ class KbStore:
                 pending.cancel()
                 await asyncio.gather(pending, return_exceptions=True)
             raise
+        lexical = None
+        if pending is not None and self.index is not None:
+            # Rank lexically here while the worker thread computes the vector (two cores, no GIL wait:
+            # onnxruntime releases it).
+            lexical = semantic.lexical_candidates(
+                self.index, query, limit=limit, visibility=visibility, language=language, params=self.hybrid
+            )
         vector = None
-        if pending is not None:
+        if pending is not None and job is not None:
             try:
-                vector = await pending
+                vector = job.finish(await pending)
             except Exception:  # the lexical ranking still answers; a failure here is a bug to fix
                 log.exception("kb: query vector failed for a query of %d chars", len(query))
         if self.index is None or self.epoch != self._seen_epoch:
             return []
-        return self.rank(query, limit=limit, visibility=visibility, language=language, query_vector=vector)
+        return self.rank(
+            query, limit=limit, visibility=visibility, language=language, query_vector=vector, lexical=lexical
+        )
 
     def rank(
         self,
@@ -685,8 +699,10 @@ class KbStore:
         visibility: str | Iterable[str] | None = None,
         language: str | Iterable[str] | None = None,
         query_vector: object | None = None,
+        lexical: Sequence[SearchHit] | None = None,
     ) -> list[SearchHit]:
-        """Rank from memory: hybrid when a query vector is given and the candidates have vectors, else lexical."""
+        """Rank from memory: hybrid when a query vector is given and the candidates have vectors, else
+        lexical. `lexical`: `semantic.lexical_candidates` of this query and filters, if already computed."""
         if self.index is None:
             return []
         if query_vector is not None:
@@ -700,12 +716,15 @@ class KbStore:
                     visibility=visibility,
                     language=language,
                     params=self.hybrid,
+                    lexical=lexical,
                 )
             except Exception:  # never take the Slack handler down; logged and tested for
                 log.exception("kb: hybrid ranking failed for a query of %d chars", len(query))
                 hits = None
             if hits is not None:
                 return hits
+        if lexical is not None:
+            return list(lexical[:limit])  # MaxScore is exact: the first `limit` of a deeper search
         return self.index.search(query, limit=limit, visibility=visibility, language=language)
 
 
