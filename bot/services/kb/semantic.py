@@ -384,6 +384,9 @@ def hybrid_candidates(
         lexical = lexical_candidates(
             index, query, limit=limit, visibility=visibility, language=language, params=params
         )
+    # The candidates never depend on `limit` (asking for 30 ranks the top 3 as asking for 3 does): the
+    # lexical top `lexical_candidates` plus the best cosines; so at most that many results.
+    lexical = lexical[: params.lexical_candidates]
     if any(h.id not in table for h in lexical):
         return None
     allowed = index.multipliers(query, visibility=visibility, language=language)
