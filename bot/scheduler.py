@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 TICK_JOB = "sla.tick"
 OVERVIEW_JOB = "sla.overview"
 KB_REVIEW_JOB = "kb.review"
-KB_WARM_UP_JOB = "kb.warm_up"
+KB_WARM_UP_TASK = "kb.warm_up"
 DIGEST_JOB = "reports.digest"
 DIGEST_RETRY_JOB = "reports.digest.retry"
 
@@ -132,9 +133,12 @@ class BotScheduler:
                     func, when, args=[self.rt], id=job_id, replace_existing=True, coalesce=True,
                     max_instances=1, misfire_grace_time=3600,
                 )  # fmt: skip
-        # Build this replica's KB index now, so the first ticket's suggestions don't wait for it.
-        scheduler.add_job(kb_flows.warm_up, args=[self.rt], id=KB_WARM_UP_JOB, replace_existing=True)
         scheduler.start()
+        # Build this replica's KB index now, so the first ticket's suggestions don't wait for it. A task of
+        # ours, not a scheduler job: `stop` cancels it at once (a build is in-memory work with nothing to
+        # commit) instead of waiting up to `grace` for it, and APScheduler would log its cancellation as a
+        # failed job.
+        self._spawn_task(kb_flows.warm_up(self.rt), name=KB_WARM_UP_TASK)
         self.scheduler = scheduler
         if sla.enabled and await sla_flows.overview_due(self.rt, now=self.rt.clock.now()):
             scheduler.add_job(self.overview, id=f"{OVERVIEW_JOB}.catch_up", replace_existing=True)
@@ -214,12 +218,22 @@ class BotScheduler:
 
     def _spawn(self, loop: asyncio.AbstractEventLoop) -> None:
         self._wake = None
-        task = loop.create_task(self.tick(), name="sla-tick")
+        self._spawn_task(self.tick(), name="sla-tick")
+
+    def _spawn_task(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
+        """Run `work` as a task that `stop` cancels and awaits; a failure is logged with its traceback."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_task_failure)
 
     async def overview(self) -> None:
         """The daily overview (posted once per day across processes)."""
         posted = await sla_flows.post_daily_overview(self.rt)
         if posted:
             log.info("sla: daily overview posted to %d level channel(s)", posted)
+
+
+def _log_task_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s failed", task.get_name(), exc_info=task.exception())

@@ -24,6 +24,7 @@ from bot import db
 from bot.app import build_app
 from bot.clock import Clock
 from bot.flows import home as home_flows
+from bot.flows import kb as kb_flows
 from bot.flows.inbox import InboundSpool, resume_pending
 from bot.logs import EVENT_ID, REQUEST_ID, new_request_id
 from bot.metrics import CONTENT_TYPE, BotMetrics
@@ -201,6 +202,7 @@ async def _on_cleanup(app: web.Application) -> None:
 
     if (scheduler := app[STATE_KEY].get("scheduler")) is not None:
         await scheduler.stop(grace=left())
+    await kb_flows.stop(rt)
     await home_flows.stop(rt)
     await rt.spool.stop()
     await rt.sender.stop(grace=left())

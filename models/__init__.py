@@ -5,6 +5,7 @@ from models.inbox import InboundEvent
 from models.kb import (
     KbArticle,
     KbArticleVersion,
+    KbEmbedding,
     KbFeedback,
     KbFeedbackKind,
     KbState,
@@ -40,6 +41,7 @@ __all__ = [
     "InboundEvent",
     "KbArticle",
     "KbArticleVersion",
+    "KbEmbedding",
     "KbFeedback",
     "KbFeedbackKind",
     "KbState",

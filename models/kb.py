@@ -70,6 +70,7 @@ class KbArticle(Model):
     revision = fields.BigIntField(default=0, db_index=True)
 
     versions: fields.ReverseRelation[KbArticleVersion]
+    embeddings: fields.ReverseRelation[KbEmbedding]
     feedback: fields.ReverseRelation[KbFeedback]
     term_feedback: fields.ReverseRelation[KbTermFeedback]
 
@@ -100,6 +101,30 @@ class KbArticleVersion(Model):
     class Meta:
         table = "kb_article_versions"
         unique_together = (("article", "version"),)
+
+
+class KbEmbedding(Model):
+    """Sentence vectors of one article version from one model (the optional semantic ranking)"""
+
+    # Computed once per (article, version, model), when that version is first indexed or imported, and
+    # never per query. Writing a version's vectors deletes the article's older versions' vectors of
+    # the same model (kb_article_versions keeps their text). `vectors` holds `count` float32 vectors of
+    # `dim` values, little-endian: the title's, then the title and body's (bot/services/kb/semantic.py).
+
+    id = fields.BigIntField(primary_key=True)
+    article: fields.ForeignKeyRelation[KbArticle] = fields.ForeignKeyField(
+        "models.KbArticle", related_name="embeddings", on_delete=fields.CASCADE
+    )
+    version = fields.IntField()
+    model = fields.CharField(max_length=64)
+    dim = fields.SmallIntField()
+    count = fields.SmallIntField()
+    vectors = fields.BinaryField()
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "kb_embeddings"
+        unique_together = (("article", "version", "model"),)
 
 
 class KbFeedback(Model):

@@ -7,6 +7,7 @@ right after each commit (bot/services/kb/store.py explains the consistency rule)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -721,5 +722,20 @@ async def send_review_reminders(rt: Runtime) -> int:
 
 
 async def warm_up(rt: Runtime) -> None:
-    """Build this replica's index from the database (at start, so the first ticket doesn't wait for it)."""
-    await kb_store().sync()
+    """Build this replica's index from the database (at start, so the first ticket doesn't wait for it);
+    with kb.semantic, then load the model and the stored article vectors (computing missing ones)."""
+    store = kb_store()
+    await store.sync()
+    if not rt.config.kb.semantic:
+        await store.use_encoder(None)
+        return
+    from bot.services.kb import semantic
+
+    encoder = await asyncio.to_thread(semantic.default_encoder)
+    await store.use_encoder(encoder)
+    log.info("kb: semantic ranking on (%s)", encoder.model_id)
+
+
+async def stop(rt: Runtime) -> None:
+    """Stop the KB's background work (index build, article vectors) before the database closes."""
+    await kb_store().close()

@@ -194,6 +194,21 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='KbEmbedding',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('article', fields.ForeignKeyField('models.KbArticle', source_field='article_id', db_constraint=True, to_field='id', related_name='embeddings', on_delete=OnDelete.CASCADE)),
+                ('version', fields.IntField()),
+                ('model', fields.CharField(max_length=64)),
+                ('dim', fields.SmallIntField()),
+                ('count', fields.SmallIntField()),
+                ('vectors', fields.BinaryField()),
+                ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'kb_embeddings', 'app': 'models', 'unique_together': (('article', 'version', 'model'),), 'pk_attr': 'id', 'table_description': 'Sentence vectors of one article version from one model (the optional semantic ranking)'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='KbFeedback',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),

@@ -71,6 +71,12 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
+    imp.add_argument(
+        "--embeddings",
+        action="store_true",
+        help="also compute the sentence vectors of the new article versions now (kb.semantic; needs the "
+        "semantic extra). Without it a bot with kb.semantic computes them in the background.",
+    )
     search = commands.add_parser(
         "search",
         help="rank articles for queries read from stdin, one per line",
@@ -79,6 +85,11 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     search.add_argument("--limit", type=int, default=3, help="articles per query (1-100, default 3)")
     search.add_argument("--json", action="store_true", help="one JSON object per query line")
     search.add_argument("--public", action="store_true", help="only public articles (what customers see)")
+    search.add_argument(
+        "--semantic",
+        action="store_true",
+        help="hybrid ranking with sentence vectors (needs the semantic extra)",
+    )
 
 
 def run(args: argparse.Namespace, database_url: str, *, migrate: bool) -> int:
@@ -130,6 +141,29 @@ async def run_import(
     )
     for line in summary.lines():
         print(line, file=out)
+    if getattr(args, "embeddings", False):
+        return await _embed(enabled, out=out, err=err)
+    return EXIT_OK
+
+
+async def _embed(progress: bool, *, out: IO[str], err: IO[str]) -> int:
+    """Compute the vectors of every article version that has none (the import's new versions)."""
+    from bot.services.kb import embeddings, semantic
+
+    try:
+        encoder = await asyncio.to_thread(semantic.default_encoder)
+    except semantic.SemanticUnavailableError as exc:
+        print(f"no vectors computed: {exc}", file=err)
+        return EXIT_USAGE
+    todo = await embeddings.missing_versions(model=encoder.model_id)
+    bar = ProgressBar("embedding", stream=err, enabled=progress)
+    started = time.perf_counter()
+    done = await embeddings.embed_versions(encoder, todo, progress=bar.update)
+    print(
+        f"vectors: {len(done)} article version(s) embedded in {time.perf_counter() - started:.1f} s "
+        f"({encoder.model_id})",
+        file=out,
+    )
     return EXIT_OK
 
 
@@ -157,9 +191,25 @@ async def run_search(
     err = err or sys.stderr
     store = kb.KbStore()
     await store.sync()
+    if getattr(args, "semantic", False):
+        from bot.services.kb import semantic
+
+        try:
+            await store.use_encoder(await asyncio.to_thread(semantic.default_encoder))
+        except semantic.SemanticUnavailableError as exc:
+            print(f"--semantic: {exc}", file=err)
+            return EXIT_USAGE
+        if store.embedding_pending:
+            print(f"computing the vectors of {store.embedding_pending} article version(s) first", file=err)
+            await store.wait_for_vectors()
     visibility = {"public"} if args.public else None
     for number, query in _queries(stdin, err):
-        hits = store.index.search(query, limit=args.limit, visibility=visibility) if store.index else []
+        vector = None
+        if store.encoder is not None:
+            from bot.services.kb import semantic
+
+            vector = semantic.query_vector(store.encoder, query)
+        hits = store.rank(query, limit=args.limit, visibility=visibility, query_vector=vector)
         if args.json:
             record = {
                 "line": number,

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.services.kb.ranking import ArticleDoc, ConfidenceModel, KBIndex, RankingParams
 
@@ -26,6 +27,8 @@ __all__ = [
     "evaluate",
     "find_stackfaq_dir",
     "fit_confidence",
+    "fit_hybrid_confidence",
+    "evaluate_hybrid",
     "hit_at_k",
     "load_stackfaq",
     "missing_answer_labels",
@@ -267,6 +270,145 @@ def calibration_table(index: KBIndex, queries: Sequence[Query]) -> dict[str, tup
     return {k: (n, 100.0 * c / n if n else 0.0) for k, (n, c) in buckets.items()}
 
 
+# ------------------------------------------------------------------------------------------ hybrid
+
+
+def _hybrid_ranked(
+    index: KBIndex, table: Any, qvec: Any, text: str, *, limit: int, params: Any
+) -> list[tuple[float, str, tuple[float, float, float, float]]]:
+    from bot.services.kb import semantic
+
+    ranked = semantic.hybrid_candidates(index, table, qvec, text, limit=limit, params=params)
+    if ranked is None:
+        raise ValueError("an article has no vectors: compute them all before evaluating")
+    return ranked
+
+
+def evaluate_hybrid(
+    index: KBIndex, table: Any, queries: Sequence[Query], qvecs: Sequence[Any], *, params: Any = None
+) -> EvalResult:
+    """P@1, MRR and Hit@3 of the hybrid ranking (semantic extra); `qvecs` are the queries' vectors."""
+    from bot.services.kb import semantic
+
+    params = params or semantic.DEFAULT_HYBRID
+    p1 = rr = h3 = 0.0
+    for q, v in zip(queries, qvecs, strict=True):
+        ranked = [d for _, d, _ in _hybrid_ranked(index, table, v, q.text, limit=len(index), params=params)]
+        p1 += precision_at_1(ranked, q.relevant)
+        rr += reciprocal_rank(ranked, q.relevant)
+        h3 += hit_at_k(ranked, q.relevant, 3)
+    n = max(1, len(queries))
+    return EvalResult(len(queries), 100 * p1 / n, 100 * rr / n, 100 * h3 / n)
+
+
+def _without(index: KBIndex, table: Any, ids: Sequence[str]):  # type: ignore[no-untyped-def]
+    """Context manager: the articles removed from the index and the vector table, then restored."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def scope():  # type: ignore[no-untyped-def]
+        removed = [(d, table.version(d.id), table.get(d.id)) for d in (index.get(i) for i in ids) if d]
+        for d, _, _ in removed:
+            index.remove(d.id)
+            table.drop(d.id)
+        try:
+            yield
+        finally:
+            for d, version, vecs in removed:
+                index.upsert(d)
+                if vecs is not None:
+                    table.put(d.id, version, vecs)
+
+    return scope()
+
+
+def fit_hybrid_confidence(
+    index: KBIndex,
+    table: Any,
+    queries: Sequence[Query],
+    qvecs: Sequence[Any],
+    *,
+    params: Any = None,
+    high_precision: float = 0.9,
+    max_missing_high: float = 0.1,
+    low_precision: float = 0.5,
+) -> Any:
+    """Fit the hybrid ranking's confidence model like `fit_confidence` (same label rules) on the queries."""
+    from bot.services.kb import semantic
+
+    params = params or semantic.DEFAULT_HYBRID
+    xs: list[tuple[float, ...]] = []
+    ys: list[int] = []
+    for q, v in zip(queries, qvecs, strict=True):
+        for _, doc_id, feats in _hybrid_ranked(index, table, v, q.text, limit=3, params=params):
+            xs.append(feats)
+            ys.append(1 if doc_id in q.relevant else 0)
+    w = [round(x, 3) for x in _fit_logistic(xs, ys)]
+    model = semantic.HybridConfidence(w[0], w[1], w[2], w[3], w[4])
+    top1: list[tuple[float, int]] = []
+    missing: list[float] = []
+    for q, v in zip(queries, qvecs, strict=True):
+        ranked = _hybrid_ranked(index, table, v, q.text, limit=1, params=params)
+        if ranked:
+            top1.append((model.probability(*ranked[0][2]), 1 if ranked[0][1] in q.relevant else 0))
+        with _without(index, table, q.relevant):
+            ranked = _hybrid_ranked(index, table, v, q.text, limit=1, params=params)
+        missing.append(model.probability(*ranked[0][2]) if ranked else 0.0)
+    high, medium = _cut_offs(top1, missing, high_precision, max_missing_high, low_precision)
+    return semantic.HybridConfidence(w[0], w[1], w[2], w[3], w[4], high=high, medium=medium)
+
+
+def _cut_offs(
+    top1: list[tuple[float, int]],
+    missing: list[float],
+    high_precision: float,
+    max_missing_high: float,
+    low_precision: float,
+) -> tuple[float, float]:
+    """(high, medium) label cut-offs by the rules of `fit_confidence`."""
+    top1 = sorted(top1, reverse=True)
+    high = 1.0
+    correct = 0
+    for i, (p, y) in enumerate(top1, start=1):
+        correct += y
+        if i < len(top1) and top1[i][0] == p:
+            continue
+        if correct / i >= high_precision and sum(1 for m in missing if m >= p) / max(1, len(missing)) <= (
+            max_missing_high
+        ):
+            high = p
+    medium = high
+    correct = 0
+    ascending = top1[::-1]
+    for i, (p, y) in enumerate(ascending):
+        if p > high:
+            break
+        if i and ascending[i - 1][0] < p and correct / i <= low_precision:
+            medium = p
+        correct += y
+    return round(high, 3), round(min(high, medium), 3)
+
+
+def hybrid_labels(
+    index: KBIndex, table: Any, queries: Sequence[Query], qvecs: Sequence[Any], *, confidence: Any = None
+) -> tuple[dict[str, tuple[int, float]], dict[str, int]]:
+    """(label of the top hit -> (count, % right), label of the top hit with the answer removed -> count)."""
+    from bot.services.kb import semantic
+
+    confidence = confidence or semantic.DEFAULT_HYBRID_CONFIDENCE
+    buckets: dict[str, list[int]] = {"high": [0, 0], "medium": [0, 0], "low": [0, 0], "none": [0, 0]}
+    missing = {"high": 0, "medium": 0, "low": 0, "none": 0}
+    for q, v in zip(queries, qvecs, strict=True):
+        hits = semantic.hybrid_search(index, table, v, q.text, limit=1, confidence=confidence) or []
+        key = hits[0].label if hits else "none"
+        buckets[key][0] += 1
+        buckets[key][1] += 1 if hits and hits[0].id in q.relevant else 0
+        with _without(index, table, q.relevant):
+            hits = semantic.hybrid_search(index, table, v, q.text, limit=1, confidence=confidence) or []
+        missing[hits[0].label if hits else "none"] += 1
+    return {k: (n, 100.0 * c / n if n else 0.0) for k, (n, c) in buckets.items()}, missing
+
+
 # ------------------------------------------------------------------------------------------ latency
 
 
@@ -368,7 +510,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--bench", type=int, nargs="*", default=[], help="article counts to time, e.g. 125 10000")
     ap.add_argument("--runs", type=int, default=5, help="timing passes over the queries (median is reported)")
+    ap.add_argument(
+        "--semantic",
+        action="store_true",
+        help="evaluate (and with --fit-confidence fit) the hybrid ranking instead (needs the semantic extra)",
+    )
     args = ap.parse_args(argv)
+    if args.semantic:
+        return _main_semantic(args)
     if args.split != "none" or args.fit_confidence:
         docs, dev, test = load_stackfaq()
         index = KBIndex(docs)
@@ -392,6 +541,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(first search after a write p50 {res['cold_p50_ms']:.2f} ms, build {res['build_s']:.1f} s, "
             f"{int(res['queries'])} queries x {args.runs} runs)"
         )
+    return 0
+
+
+def _main_semantic(args: argparse.Namespace) -> int:
+    from bot.services.kb import semantic
+
+    docs, dev, test = load_stackfaq()
+    index = KBIndex(docs)
+    encoder = semantic.default_encoder()
+    table = semantic.VectorTable(title_weight=semantic.DEFAULT_HYBRID.title_weight)
+    for doc, vecs in zip(docs, semantic.article_vectors(encoder, docs), strict=True):
+        table.put(doc.id, 1, vecs)
+    confidence = semantic.DEFAULT_HYBRID_CONFIDENCE
+    dev_vecs = [semantic.query_vector(encoder, q.text) for q in dev]
+    if args.fit_confidence:
+        confidence = fit_hybrid_confidence(index, table, dev, dev_vecs)
+        print(confidence)
+    names = {"dev": ["dev"], "test": ["test"], "both": ["dev", "test"], "none": []}[args.split]
+    for name in names:
+        qs = dev if name == "dev" else test
+        vecs = dev_vecs if name == "dev" else [semantic.query_vector(encoder, q.text) for q in qs]
+        r = evaluate_hybrid(index, table, qs, vecs)
+        print(f"{name} (hybrid): n={r.n} P@1 {r.p_at_1:.1f} MRR {r.mrr:.1f} Hit@3 {r.hit_at_3:.1f}")
+        calibration, missing = hybrid_labels(index, table, qs, vecs, confidence=confidence)
+        for label, (n, pct) in calibration.items():
+            if n:
+                print(f"  top hit labelled {label}: {n} queries, {pct:.1f}% right")
+        print(f"  answer removed from KB, top-hit labels: {missing}")
     return 0
 
 

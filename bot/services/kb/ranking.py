@@ -635,20 +635,7 @@ class KBIndex:
         if not groups:
             return []
         params = self.params
-        foreign_lang = qlang if qlang is not None and len(self._languages) > 1 else None
-        mtab = self._multiplier_table(allowed_vis, allowed_lang, foreign_lang)
-        qfb = self._query_feedback(query)
-        if qfb:
-            # query-term feedback replaces the global multiplier of the few articles it names
-            mtab = dict(mtab)
-            entries = self._entries
-            for doc_id, (h, n) in qfb.items():
-                if doc_id in mtab:
-                    e = entries[doc_id]
-                    m = feedback_multiplier(e.doc.helped + h, e.doc.not_relevant + n, params)
-                    if foreign_lang is not None and _doc_language(e.doc) != foreign_lang:
-                        m *= params.foreign_language_factor
-                    mtab[doc_id] = m
+        mtab = self._query_multipliers(query, qlang, allowed_vis, allowed_lang)
 
         # MaxScore-style evaluation: groups with the highest possible contribution (rare terms, short
         # postings) first. Once the (limit+1)-th best partial score beats everything the remaining groups
@@ -696,6 +683,46 @@ class KBIndex:
         scored = [(round(sc * mtab[d], 9), d) for d, sc in acc.items() if d in mtab]
         top = heapq.nsmallest(limit + 1, scored, key=lambda x: (-x[0], x[1]))
         return list(zip(top[:limit], self._features(top, limit, groups), strict=False))
+
+    def multipliers(
+        self,
+        query: str,
+        *,
+        visibility: str | Iterable[str] | None = None,
+        language: str | Iterable[str] | None = None,
+    ) -> dict[str, float]:
+        """doc -> the score multiplier `search` applies for this query (feedback, incl. per-query feedback,
+        x foreign-language factor), for exactly the articles that pass the filters. Do not modify it."""
+        if not isinstance(query, str):
+            return {}
+        cleaned = _text.clean_chat_noise(query) if self.params.query_cleanup else query
+        return self._query_multipliers(
+            query, _text.detect_language(cleaned), _as_set(visibility), _as_set(language)
+        )
+
+    def _query_multipliers(
+        self,
+        query: str,
+        qlang: str | None,
+        allowed_vis: frozenset[str] | None,
+        allowed_lang: frozenset[str] | None,
+    ) -> dict[str, float]:
+        params = self.params
+        foreign_lang = qlang if qlang is not None and len(self._languages) > 1 else None
+        mtab = self._multiplier_table(allowed_vis, allowed_lang, foreign_lang)
+        qfb = self._query_feedback(query)
+        if qfb:
+            # query-term feedback replaces the global multiplier of the few articles it names
+            mtab = dict(mtab)
+            entries = self._entries
+            for doc_id, (h, n) in qfb.items():
+                if doc_id in mtab:
+                    e = entries[doc_id]
+                    m = feedback_multiplier(e.doc.helped + h, e.doc.not_relevant + n, params)
+                    if foreign_lang is not None and _doc_language(e.doc) != foreign_lang:
+                        m *= params.foreign_language_factor
+                    mtab[doc_id] = m
+        return mtab
 
     def _group_table(self, g: _Group) -> tuple[dict[str, float], float, float]:
         """(doc -> best variant weight, its maximum, group weight); merged tables are cached until a write."""

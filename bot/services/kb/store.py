@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
@@ -26,6 +28,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from bot.errors import NotFoundError, UsageError
+from bot.services.kb import semantic
 from bot.services.kb.ranking import ArticleDoc, KBIndex, RankingParams, SearchHit
 from models import (
     KbArticle,
@@ -413,6 +416,15 @@ class KbStore:
     revision: int = 0
     external_ids: dict[str, str | None] = field(default_factory=dict)
     loads: int = 0
+    # The semantic ranking (kb.semantic): the encoder once loaded, and the vectors of the indexed versions.
+    encoder: semantic.Encoder | None = None
+    hybrid: semantic.HybridParams = semantic.DEFAULT_HYBRID
+    vectors: semantic.VectorTable = field(default_factory=semantic.VectorTable)
+    embedded: int = 0  # article versions this store computed vectors for (not found stored)
+    _versions: dict[str, int] = field(default_factory=dict, repr=False)
+    _missing: dict[int, int] = field(default_factory=dict, repr=False)
+    _embedding: asyncio.Task[None] | None = field(default=None, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _seen_epoch: str | None = field(default=None, repr=False)
     _lock: asyncio.Lock | None = field(default=None, repr=False)
     _loading: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -423,6 +435,16 @@ class KbStore:
         """True once an index for the current database is built."""
         return self.index is not None
 
+    @property
+    def semantic(self) -> bool:
+        """True when searches are re-ranked with sentence vectors (an encoder is set)."""
+        return self.encoder is not None
+
+    @property
+    def embedding_pending(self) -> int:
+        """Indexed article versions whose vectors are still being computed."""
+        return len(self._missing)
+
     def external_id(self, doc_id: str) -> str:
         """The import id of an indexed article (its database id when it has none)."""
         return self.external_ids.get(doc_id) or doc_id
@@ -430,8 +452,52 @@ class KbStore:
     def _bind_loop(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._lock is None:  # a new event loop (tests, CLI): start afresh
-            self._loop, self._lock, self._loading = loop, asyncio.Lock(), None
+            self._loop, self._lock, self._loading, self._embedding = loop, asyncio.Lock(), None, None
+            self._stop = threading.Event()
         return self._lock
+
+    async def use_encoder(self, encoder: semantic.Encoder | None) -> None:
+        """Switch the semantic ranking on (with this encoder) or off (None).
+
+        On: the stored vectors of every indexed article version are loaded, and the missing ones are
+        computed by a background task; until an article has its vectors, queries that would rank it fall
+        back to the lexical ranking.
+        """
+        self._bind_loop()
+        if encoder is None or (self.encoder is not None and encoder.model_id != self.encoder.model_id):
+            await self._cancel_embedding()
+            self.vectors.clear()
+            self._missing.clear()
+        self.encoder = encoder
+        if encoder is not None and self._versions:
+            await self._attach_vectors(connections.get("default"), dict(self._versions))
+
+    async def wait_for_vectors(self) -> None:
+        """Wait until every indexed article version has its vectors (CLI and benchmark; the bot never waits)."""
+        while self._embedding is not None and not self._embedding.done():
+            await asyncio.shield(self._embedding)
+
+    async def close(self) -> None:
+        """Stop this store's background work (index refresh, embedding) before the database closes.
+
+        Worker threads stop at their next article (index build) or batch (embedding); nothing is left half
+        written: a version's vectors are one row.
+        """
+        if self._loop is not asyncio.get_running_loop():
+            return
+        self._stop.set()
+        tasks = [t for t in (self._loading, self._embedding) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._loading = self._embedding = None
+        self._stop = threading.Event()
+
+    async def _cancel_embedding(self) -> None:
+        task, self._embedding = self._embedding, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def sync(self, *, wait: float | None = None) -> bool:
         """Bring the index up to the database's revision; False when it is not current after `wait` s.
@@ -478,7 +544,10 @@ class KbStore:
         async with self._lock:
             epoch, revision = await current_state(db=db)
             if not await self._apply_changes(db, epoch, revision):
-                await self._rebuild(db)
+                try:
+                    await self._rebuild(db)
+                except _BuildStopped:
+                    log.info("kb: index build stopped (shutting down)")
 
     async def _apply_changes(self, db: BaseDBAsyncClient, epoch: str | None, revision: int) -> bool:
         """Apply the rows changed since the last revision seen; False when a rebuild is needed instead."""
@@ -495,10 +564,15 @@ class KbStore:
             if article.retired:
                 self.index.remove(key)
                 self.external_ids.pop(key, None)
+                self._versions.pop(key, None)
+                self.vectors.drop(key)
             else:
                 self.index.upsert(article_doc(article, terms.get(article.id, ())))
                 self.external_ids[key] = article.external_id
+                self._versions[key] = article.version
         self.revision = revision
+        if self.encoder is not None:
+            await self._attach_vectors(db, {str(a.id): a.version for a in changed if not a.retired})
         return True
 
     async def _rebuild(self, db: BaseDBAsyncClient) -> None:
@@ -507,14 +581,67 @@ class KbStore:
         articles = await KbArticle.filter(retired=False).using_db(db).order_by("id")
         terms = await _terms_of([a.id for a in articles], db=db)
         docs = [article_doc(a, terms.get(a.id, ())) for a in articles]
-        params = self.params
         # Building is pure CPU (roughly 1 ms per article): a thread keeps the event loop answering.
-        index = await asyncio.to_thread(lambda: KBIndex(docs, params=params))
+        index = await asyncio.to_thread(_build_index, docs, self.params, self._stop)
         self.index = index
         self.external_ids = {str(a.id): a.external_id for a in articles}
+        if epoch != self.epoch:  # another database: nothing held belongs to it
+            self.vectors.clear()
+            self._missing.clear()
+        self._versions = {str(a.id): a.version for a in articles}
+        for doc_id in self.vectors.ids():
+            if doc_id not in self._versions:
+                self.vectors.drop(doc_id)
         self.epoch, self.revision = epoch, revision
         self.loads += 1
         log.info("kb: index built with %d articles (revision %d)", len(index), revision)
+        if self.encoder is not None:
+            await self._attach_vectors(db, dict(self._versions))
+
+    async def _attach_vectors(self, db: BaseDBAsyncClient, versions: dict[str, int]) -> None:
+        """Load the stored vectors of these article versions; queue the missing ones for embedding."""
+        assert self.encoder is not None
+        need = {int(k): v for k, v in versions.items() if self.vectors.version(k) != v}
+        if not need:
+            return
+        for key in need:
+            self.vectors.drop(str(key))  # old version's vectors: the text changed
+        from bot.services.kb import embeddings
+
+        stored = await embeddings.stored_vectors(need, model=self.encoder.model_id, db=db)
+        for article_id, vecs in stored.items():
+            self.vectors.put(str(article_id), need[article_id], vecs)
+        missing = {a: v for a, v in need.items() if a not in stored}
+        if missing:
+            self._missing.update(missing)
+            self._start_embedding(_base_connection(db))
+
+    def _start_embedding(self, db: BaseDBAsyncClient) -> None:
+        if self._embedding is None or self._embedding.done():
+            self._embedding = asyncio.create_task(self._embed_missing(db), name="kb-embed")
+            self._embedding.add_done_callback(_log_embedding_failure)
+
+    async def _embed_missing(self, db: BaseDBAsyncClient) -> None:
+        """Compute the queued versions' vectors in a worker thread, store and hold them (one batch at a time)."""
+        from bot.services.kb import embeddings
+
+        while self._missing and self.encoder is not None:
+            encoder, stop = self.encoder, self._stop
+            batch = dict(sorted(self._missing.items())[:32])
+            try:
+                done = await embeddings.embed_versions(encoder, batch, db=db, stop=stop)
+            except semantic.EmbeddingStopped:
+                return
+            for article_id, (version, vecs) in done.items():
+                key = str(article_id)
+                if self._versions.get(key) == version and encoder is self.encoder:
+                    self.vectors.put(key, version, vecs)
+            self.embedded += len(done)
+            for article_id, version in batch.items():
+                if self._missing.get(article_id) == version:
+                    del self._missing[article_id]  # done, or moved on / retired meanwhile
+        if not self._missing:
+            log.info("kb: vectors of %d article versions held", len(self.vectors))
 
     async def search(
         self,
@@ -525,10 +652,79 @@ class KbStore:
         language: str | Iterable[str] | None = None,
         wait: float | None = None,
     ) -> list[SearchHit]:
-        """Sync, then rank; [] while no index of this database is built yet."""
-        await self.sync(wait=wait)
+        """Sync, then rank; [] while no index of this database is built yet.
+
+        With the semantic ranking on, the query's vector is computed in a worker thread (a few ms) while
+        the revision check runs, so the event loop keeps acknowledging other requests meanwhile.
+        """
+        pending: asyncio.Future[Any] | None = None
+        job: semantic.QueryVector | None = None
+        if self.encoder is not None and len(self.vectors) and isinstance(query, str) and query.strip():
+            try:
+                job = semantic.QueryVector(self.encoder, query)
+                pending = asyncio.ensure_future(asyncio.to_thread(job.compute))
+            except Exception:  # the lexical ranking still answers; a failure here is a bug to fix
+                log.exception("kb: query vector failed for a query of %d chars", len(query))
+        try:
+            await self.sync(wait=wait)
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
+            raise
+        lexical = None
+        if pending is not None and self.index is not None:
+            # Rank lexically here while the worker thread computes the vector (two cores, no GIL wait:
+            # onnxruntime releases it).
+            lexical = semantic.lexical_candidates(
+                self.index, query, limit=limit, visibility=visibility, language=language, params=self.hybrid
+            )
+        vector = None
+        if pending is not None and job is not None:
+            try:
+                vector = job.finish(await pending)
+            except Exception:  # the lexical ranking still answers; a failure here is a bug to fix
+                log.exception("kb: query vector failed for a query of %d chars", len(query))
         if self.index is None or self.epoch != self._seen_epoch:
             return []
+        return self.rank(
+            query, limit=limit, visibility=visibility, language=language, query_vector=vector, lexical=lexical
+        )
+
+    def rank(
+        self,
+        query: str,
+        *,
+        limit: int = 3,
+        visibility: str | Iterable[str] | None = None,
+        language: str | Iterable[str] | None = None,
+        query_vector: object | None = None,
+        lexical: Sequence[SearchHit] | None = None,
+    ) -> list[SearchHit]:
+        """Rank from memory: hybrid when a query vector is given and the candidates have vectors, else
+        lexical. `lexical`: `semantic.lexical_candidates` of this query and filters, if already computed."""
+        if self.index is None:
+            return []
+        if query_vector is not None:
+            try:
+                hits = semantic.hybrid_search(
+                    self.index,
+                    self.vectors,
+                    query_vector,  # type: ignore[arg-type]
+                    query,
+                    limit=limit,
+                    visibility=visibility,
+                    language=language,
+                    params=self.hybrid,
+                    lexical=lexical,
+                )
+            except Exception:  # never take the Slack handler down; logged and tested for
+                log.exception("kb: hybrid ranking failed for a query of %d chars", len(query))
+                hits = None
+            if hits is not None:
+                return hits
+        if lexical is not None:
+            return list(lexical[:limit])  # MaxScore is exact: the first `limit` of a deeper search
         return self.index.search(query, limit=limit, visibility=visibility, language=language)
 
 
@@ -542,6 +738,27 @@ def _base_connection(conn: BaseDBAsyncClient) -> BaseDBAsyncClient:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("kb: index refresh failed", exc_info=task.exception())
+
+
+def _log_embedding_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("kb: computing article vectors failed", exc_info=task.exception())
+
+
+class _BuildStopped(Exception):  # noqa: N818 - a signal, not an error
+    """The store closed while its index was being built."""
+
+
+def _build_index(docs: Sequence[ArticleDoc], params: RankingParams | None, stop: threading.Event) -> KBIndex:
+    """A new KBIndex (in a worker thread); stops early when the store closes."""
+
+    def until_stopped() -> Iterable[ArticleDoc]:
+        for doc in docs:
+            if stop.is_set():
+                raise _BuildStopped
+            yield doc
+
+    return KBIndex(until_stopped(), params=params)
 
 
 async def _terms_of(
