@@ -13,9 +13,10 @@ from bot.errors import UsageError, UserFacingError
 from bot.flows import escalation, forms, intake
 from bot.runtime import Runtime
 from bot.services import escalation as svc
-from bot.services.permissions import Actor
+from bot.services.permissions import Action, Actor
 from bot.slack import payload
 from bot.slack.answers import tell_privately
+from bot.slack.blocks.modals import build_status_modal
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from models import DraftKind, Ticket, TicketSource
@@ -63,6 +64,42 @@ async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
     return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
 
 
+def _level(meta: dict[str, Any], name: str) -> str | None:
+    value = meta.get(name)
+    return value if isinstance(value, str) else None
+
+
+async def _form_ticket(
+    ack: AsyncAck,
+    rt: Runtime,
+    *,
+    actor: Actor,
+    ticket_id: int,
+    action: Action,
+    opened_at: str | None,
+    error_block: str,
+) -> Ticket | None:
+    """The form's ticket, when it still fits the form; otherwise the form is answered and None returned.
+
+    Before anything is validated against the ticket: people who may not act on tickets are refused without
+    learning its level or state (customers: other organisations' tickets are 'not found'); a ticket that
+    moved since the form was opened (escalated, handed back, resolved …) replaces the form with who moved
+    it, instead of errors on fields the form does not have.
+    """
+    try:
+        ticket = await escalation.load_for(rt, ticket_id, actor)
+        if not actor.is_agent:
+            escalation.require(actor, action, ticket)
+    except UserFacingError as exc:
+        await ack(response_action="errors", errors={error_block: exc.message[:150]})
+        return None
+    notice = await forms.moved_meanwhile(rt, ticket, opened_at=opened_at)
+    if notice is not None:
+        await ack(response_action="update", view=build_status_modal("Nothing changed", notice))
+        return None
+    return ticket
+
+
 async def handle_pick_submission(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
 ) -> None:
@@ -89,8 +126,20 @@ async def handle_escalate_submission(
     rt: Runtime = context["rt"]
     meta = _meta(view)
     ticket_id = _ticket_id(meta)
-    ticket = await Ticket.get_or_none(id=ticket_id)
-    if ticket is None or ticket.level not in svc.NEXT_LEVEL:
+    actor = await _actor(rt, body)
+    from_level = _level(meta, "from_level")
+    ticket = await _form_ticket(
+        ack,
+        rt,
+        actor=actor,
+        ticket_id=ticket_id,
+        action=Action.ESCALATE,
+        opened_at=from_level,
+        error_block=BlockId.ESCALATE_REASON,
+    )
+    if ticket is None:
+        return
+    if ticket.level not in svc.NEXT_LEVEL:
         await ack(
             response_action="errors",
             errors={BlockId.ESCALATE_REASON: "This ticket can't be escalated anymore."},
@@ -112,7 +161,6 @@ async def handle_escalate_submission(
     if errors:
         await ack(response_action="errors", errors=errors)
         return
-    actor = await _actor(rt, body)
     await _run(
         ack,
         escalation.escalate(
@@ -122,7 +170,7 @@ async def handle_escalate_submission(
             reason=reason,
             context=values,
             component=component,
-            expected_level=meta.get("from_level"),
+            expected_level=ticket.level,
         ),
         BlockId.ESCALATE_REASON,
     )
@@ -145,7 +193,18 @@ async def handle_text_submission(
         return
     actor = await _actor(rt, body)
     if callback == CallbackId.MODAL_HANDBACK:
-        level = meta.get("level") if isinstance(meta.get("level"), str) else None
+        level = _level(meta, "level")
+        ticket = await _form_ticket(
+            ack,
+            rt,
+            actor=actor,
+            ticket_id=target,
+            action=Action.HAND_BACK,
+            opened_at=level,
+            error_block=BlockId.TEXT,
+        )
+        if ticket is None:
+            return
         work = escalation.hand_back(rt, ticket_id=target, actor=actor, summary=text, expected_level=level)
     elif callback == CallbackId.MODAL_NOTE:
         work = escalation.add_note(rt, ticket_id=target, actor=actor, text=text)
@@ -176,6 +235,17 @@ async def handle_resolve_submission(
         await ack(response_action="errors", errors={BlockId.RESOLVE_SOLUTION: OUT_OF_DATE})
         return
     actor = await _actor(rt, body)
+    ticket = await _form_ticket(
+        ack,
+        rt,
+        actor=actor,
+        ticket_id=ticket_id,
+        action=Action.RESOLVE,
+        opened_at=_level(meta, "level"),
+        error_block=BlockId.RESOLVE_SOLUTION,
+    )
+    if ticket is None:
+        return
     await _run(
         ack,
         escalation.resolve(

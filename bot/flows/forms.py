@@ -9,8 +9,9 @@ from bot.runtime import Runtime
 from bot.services import escalation as svc
 from bot.slack.blocks.escalation import build_escalate_modal, build_text_modal
 from bot.slack.ids import CallbackId
-from bot.slack.text import quote
+from bot.slack.text import mention, quote
 from models import RelayDraft, Ticket
+from models.tickets import OPEN_STATUSES
 
 
 def escalate_view(rt: Runtime, ticket: Ticket, *, reason: str = "") -> dict[str, Any]:
@@ -30,6 +31,35 @@ def escalate_view(rt: Runtime, ticket: Ticket, *, reason: str = "") -> dict[str,
         component=ticket.component,
         reason=reason,
     )
+
+
+async def moved_meanwhile(rt: Runtime, ticket: Ticket, *, opened_at: str | None) -> str | None:
+    """Why a form opened when the ticket was at `opened_at` no longer fits it (None while it still does).
+
+    A form opened at one level must not act on (or be validated against) another level: the person is told
+    who moved the ticket, and nothing is changed.
+    """
+    moved = isinstance(opened_at, str) and opened_at != ticket.level
+    if not moved and ticket.status in OPEN_STATUSES:
+        return None
+    key = rt.key(ticket.id)
+    entry = await svc.last_move(ticket.id)
+    data = (entry.data or {}) if entry else {}
+    who = mention(entry.actor_id) if entry else ""
+    if entry is None:
+        what = f"is now at {ticket.level} ({ticket.status})"
+    elif entry.kind == "escalated":
+        what = f"was escalated to {data.get('to') or ticket.level} meanwhile by {who}"
+    elif entry.kind == "handed_back":
+        what = f"was handed back to {data.get('to') or ticket.level} meanwhile by {who}"
+    elif entry.kind == "resolved":
+        what = f"was resolved meanwhile by {who}"
+    elif entry.kind == "confirmed":
+        what = "was closed meanwhile: the customer confirmed the solution"
+    else:
+        by = "the customer" if data.get("by_customer") else who
+        what = f"was reopened at {data.get('level') or ticket.level} meanwhile by {by}"
+    return f"{key} {what} — nothing was changed."
 
 
 def handback_view(rt: Runtime, ticket: Ticket) -> dict[str, Any]:

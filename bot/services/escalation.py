@@ -13,13 +13,15 @@ from typing import Any
 from bot.errors import InvalidTransitionError, NotFoundError, UsageError
 from bot.services import tickets as ticket_service
 from config.support import ContextField, SupportConfig
-from models import DraftKind, DraftStatus, RelayDraft, Ticket, TicketStatus
+from models import DraftKind, DraftStatus, RelayDraft, Ticket, TicketStatus, TimelineEntry
 from models.tickets import OPEN_STATUSES
 
 NEXT_LEVEL = {"L1": "L2", "L2": "L3"}
 PREVIOUS_LEVEL = {"L3": "L2", "L2": "L1"}
 PRIORITIES = ("P1", "P2", "P3", "P4")
 MAX_FIELD_CHARS = 2900
+# Timeline kinds that move a ticket to another level or state (a form opened before one of them is stale).
+MOVE_KINDS = ("escalated", "handed_back", "resolved", "confirmed", "reopened")
 
 
 def context_fields(config: SupportConfig, to_level: str) -> list[ContextField]:
@@ -46,6 +48,11 @@ async def load(ticket_id: int, key: str) -> Ticket:
     if ticket is None:
         raise NotFoundError(f"I couldn't find ticket {key}.")
     return ticket
+
+
+async def last_move(ticket_id: int) -> TimelineEntry | None:
+    """The latest timeline entry that moved the ticket (escalated, handed back, resolved, closed, reopened)."""
+    return await TimelineEntry.filter(ticket_id=ticket_id, kind__in=list(MOVE_KINDS)).order_by("-id").first()
 
 
 def _require_open(ticket: Ticket, key: str) -> None:
