@@ -18,7 +18,7 @@ from bot.slack.blocks.escalation import build_pick_ticket_modal, build_resolve_m
 from bot.slack.blocks.tickets import build_notice
 from bot.slack.budget import ack_first, budgeted
 from bot.slack.ids import Command
-from bot.slack.modals import open_modal
+from bot.slack.modals import form_opener
 from bot.slack.parsing import parse_ticket_key, parse_user, split_key
 from bot.slack.text import clip, escape
 
@@ -138,45 +138,46 @@ async def handle_escalate_command(ack: AsyncAck, command: dict[str, Any], contex
         return
     actor = await _actor(rt, command)
     ticket_id, reason = split_key(raw, rt.config.tickets.key_prefix, _usage(rt, Command.ESCALATE))
-    if ticket_id is None:
-        if not actor.is_agent:
-            raise PermissionDeniedError("Only members of a support level channel can escalate tickets.")
-        options = await escalation.tickets_at_levels(rt, actor)
-        if not options:
-            raise UsageError("There are no open tickets at your level to escalate.")
+    if ticket_id is None and not actor.is_agent:
+        raise PermissionDeniedError("Only members of a support level channel can escalate tickets.")
+    escalation.require(actor, Action.ESCALATE)  # outsiders are refused before the database is asked
+    # From here on the database decides which form opens (if any): see FormOpener.
+    async with form_opener(context, command) as form:
+        if ticket_id is None:
+            options = await escalation.tickets_at_levels(rt, actor)
+            if not options:
+                raise UsageError("There are no open tickets at your level to escalate.")
+            await ack()
+            await form.show(build_pick_ticket_modal(tickets=options))
+            return
+        ticket = await escalation.load_for(rt, ticket_id, actor)
+        escalation.require(actor, Action.ESCALATE, ticket)
+        to_level = svc.NEXT_LEVEL.get(ticket.level)
+        if to_level is None:
+            raise UsageError(f"{rt.key(ticket.id)} is already at L3, the highest level.")
+        fields = svc.context_fields(rt.config, to_level)
+        needs_component = (
+            to_level == "L3"
+            and rt.config.escalation.require_component
+            and rt.config.routes
+            and not ticket.component
+        )
+        if reason and not svc.missing_context(ticket.context or {}, fields) and not needs_component:
+            await escalation.escalate(
+                rt,
+                ticket_id=ticket.id,
+                actor=actor,
+                reason=reason,
+                context={},
+                component=ticket.component,
+                expected_level=ticket.level,
+            )
+            done = f"Escalated {rt.key(ticket.id)} to {to_level}."
+            await form.close_with(done)
+            await ack(**build_notice(done))
+            return
         await ack()
-        await open_modal(
-            rt.client, trigger_id=command.get("trigger_id"), view=build_pick_ticket_modal(tickets=options)
-        )
-        return
-    ticket = await escalation.load_for(rt, ticket_id, actor)
-    escalation.require(actor, Action.ESCALATE, ticket)
-    to_level = svc.NEXT_LEVEL.get(ticket.level)
-    if to_level is None:
-        raise UsageError(f"{rt.key(ticket.id)} is already at L3, the highest level.")
-    fields = svc.context_fields(rt.config, to_level)
-    needs_component = (
-        to_level == "L3"
-        and rt.config.escalation.require_component
-        and rt.config.routes
-        and not ticket.component
-    )
-    if reason and not svc.missing_context(ticket.context or {}, fields) and not needs_component:
-        await escalation.escalate(
-            rt,
-            ticket_id=ticket.id,
-            actor=actor,
-            reason=reason,
-            context={},
-            component=ticket.component,
-            expected_level=ticket.level,
-        )
-        await ack(**build_notice(f"Escalated {rt.key(ticket.id)} to {to_level}."))
-        return
-    await ack()
-    await open_modal(
-        rt.client, trigger_id=command.get("trigger_id"), view=forms.escalate_view(rt, ticket, reason=reason)
-    )
+        await form.show(forms.escalate_view(rt, ticket, reason=reason))
 
 
 async def _keyed(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, name: Command):
@@ -202,10 +203,12 @@ async def handle_deescalate_command(
         ticket = await escalation.hand_back(rt, ticket_id=ticket_id, actor=actor, summary=summary)
         await ack(**build_notice(f"Handed {rt.key(ticket.id)} back to {ticket.level}."))
         return
-    ticket = await escalation.load_for(rt, ticket_id, actor)
-    escalation.require(actor, Action.HAND_BACK, ticket)
-    await ack()
-    await open_modal(rt.client, trigger_id=command.get("trigger_id"), view=forms.handback_view(rt, ticket))
+    escalation.require(actor, Action.HAND_BACK)  # outsiders are refused before the database is asked
+    async with form_opener(context, command) as form:
+        ticket = await escalation.load_for(rt, ticket_id, actor)
+        escalation.require(actor, Action.HAND_BACK, ticket)
+        await ack()
+        await form.show(forms.handback_view(rt, ticket))
 
 
 async def handle_assign_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -243,18 +246,20 @@ async def handle_resolve_command(ack: AsyncAck, command: dict[str, Any], context
     rt, actor, ticket_id, solution = await _keyed(ack, command, context, Command.RESOLVE)
     if actor is None:
         return
-    ticket = await escalation.load_for(rt, ticket_id, actor)
-    escalation.require(actor, Action.RESOLVE, ticket)
-    await ack()
-    view = build_resolve_modal(
-        ticket_id=ticket.id,
-        key=rt.key(ticket.id),
-        level=ticket.level,
-        solution=solution,
-        publish_default=ticket.level == "L3",
-        via_review=escalation.resolves_via_review(actor, ticket),
-    )
-    await open_modal(rt.client, trigger_id=command.get("trigger_id"), view=view)
+    escalation.require(actor, Action.RESOLVE)  # outsiders are refused before the database is asked
+    async with form_opener(context, command) as form:
+        ticket = await escalation.load_for(rt, ticket_id, actor)
+        escalation.require(actor, Action.RESOLVE, ticket)
+        await ack()
+        view = build_resolve_modal(
+            ticket_id=ticket.id,
+            key=rt.key(ticket.id),
+            level=ticket.level,
+            solution=solution,
+            publish_default=ticket.level == "L3",
+            via_review=escalation.resolves_via_review(actor, ticket),
+        )
+        await form.show(view)
 
 
 async def handle_reopen_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:

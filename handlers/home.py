@@ -17,7 +17,7 @@ from bot.slack import payload
 from bot.slack.blocks.home import build_notice_modal
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId
-from bot.slack.modals import open_modal
+from bot.slack.modals import form_opener
 
 log = logging.getLogger(__name__)
 
@@ -61,22 +61,25 @@ async def handle_home_button(
     rt: Runtime = context["rt"]
     actor = await _actor(rt, body)
     name = action.get("action_id")
-    try:
-        if name == ActionId.HOME_REFRESH:
-            await home.refresh(rt, user_id=actor.user_id)
-            return
-        if not actor.is_agent:
-            raise PermissionDeniedError("That's something only our support team can do.")
-        ticket_id = _int(action.get("value"))
-        if name == ActionId.HOME_CLAIM:
-            await escalation.assign(rt, ticket_id=ticket_id, actor=actor, assignee_id=actor.user_id)
-            await home.refresh(rt, user_id=actor.user_id)
-            return
-        view = await home.ticket_modal(rt, user_id=actor.user_id, ticket_id=ticket_id)
-    except UserFacingError as exc:
-        view = build_notice_modal(exc.message)
+    if name == ActionId.HOME_REFRESH:
         await home.refresh(rt, user_id=actor.user_id)
-    await open_modal(rt.client, trigger_id=body.get("trigger_id"), view=view)
+        return
+    async with form_opener(context, body) as form:
+        try:
+            if not actor.is_agent:
+                raise PermissionDeniedError("That's something only our support team can do.")
+            ticket_id = _int(action.get("value"))
+            if name == ActionId.HOME_CLAIM:
+                await escalation.assign(rt, ticket_id=ticket_id, actor=actor, assignee_id=actor.user_id)
+                await form.close_with(f"You own {rt.key(ticket_id)} now.")
+                await home.refresh(rt, user_id=actor.user_id)
+                return
+            view = await home.ticket_modal(rt, user_id=actor.user_id, ticket_id=ticket_id)
+        except UserFacingError as exc:
+            await form.show(build_notice_modal(exc.message))
+            await home.refresh(rt, user_id=actor.user_id)
+            return
+        await form.show(view)
 
 
 def register(app: AsyncApp) -> None:

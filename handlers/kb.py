@@ -19,7 +19,7 @@ from bot.slack.blocks.customer import strip_actions
 from bot.slack.blocks.kb import build_article_modal, mark_review_item
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId, BlockId, CallbackId, Command
-from bot.slack.modals import open_modal
+from bot.slack.modals import form_opener, open_modal
 
 
 def _int(value: Any, *, big: bool = False) -> int:
@@ -131,12 +131,9 @@ async def handle_write_button(
     await ack()
     rt: Runtime = context["rt"]
     actor = await _actor(rt, body)
-    form = await kb_flows.capture_form(rt, ticket_id=_int(action.get("value")), actor=actor)
-    await open_modal(
-        rt.client,
-        trigger_id=body.get("trigger_id"),
-        view=build_article_modal(form, components=_components(rt)),
-    )
+    async with form_opener(context, body) as opener:
+        form = await kb_flows.capture_form(rt, ticket_id=_int(action.get("value")), actor=actor)
+        await opener.show(build_article_modal(form, components=_components(rt)))
 
 
 async def handle_review_button(
@@ -153,12 +150,9 @@ async def handle_review_button(
     article_id = _int(action.get("value"))
     name = action.get("action_id")
     if name == ActionId.KB_REVIEW_EDIT:
-        form = await kb_flows.review_edit_form(rt, article_id=article_id, actor=actor)
-        await open_modal(
-            rt.client,
-            trigger_id=body.get("trigger_id"),
-            view=build_article_modal(form, components=_components(rt)),
-        )
+        async with form_opener(context, body) as opener:
+            form = await kb_flows.review_edit_form(rt, article_id=article_id, actor=actor)
+            await opener.show(build_article_modal(form, components=_components(rt)))
         return
     note = await kb_flows.review_action(
         rt, article_id=article_id, actor=actor, retire=name == ActionId.KB_REVIEW_RETIRE

@@ -20,7 +20,7 @@ from bot.slack.blocks.customer import text as customer_text
 from bot.slack.blocks.tickets import build_notice
 from bot.slack.budget import ack_first, budgeted
 from bot.slack.ids import CSAT_RATINGS, ActionId, BlockId, CallbackId, Command
-from bot.slack.modals import open_modal
+from bot.slack.modals import form_opener
 
 SUPPORT_USAGE = "*/support* — for the support team\n• " + report_flows.USAGE
 _RATING_OF = {action_id.value: rating for rating, action_id in CSAT_RATINGS.items()}
@@ -87,12 +87,9 @@ async def handle_csat_comment_button(
     if not actor.is_external:
         raise PermissionDeniedError("Only the customer can answer this survey.")
     survey_id = _int(action.get("value"))
-    language = await csat.survey_language(rt, survey_id=survey_id)
-    await open_modal(
-        rt.client,
-        trigger_id=body.get("trigger_id"),
-        view=build_csat_comment_modal(language=language, survey_id=survey_id),
-    )
+    async with form_opener(context, body) as form:
+        language = await csat.survey_language(rt, survey_id=survey_id)
+        await form.show(build_csat_comment_modal(language=language, survey_id=survey_id))
 
 
 async def handle_csat_comment_submission(
