@@ -19,10 +19,10 @@ from bot.slack.blocks.escalation import build_resolve_modal
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId
 from bot.slack.modals import form_opener
+from handlers.actors import actor_of
 from models import RelayDraft, Ticket
 
 BROKEN_BUTTON = "This button is broken or out of date; please use the slash command instead."
-NO_USER = "Slack didn't say who pressed the button, so nothing was changed. Please try again."
 
 
 def _int(value: Any) -> int:
@@ -30,13 +30,6 @@ def _int(value: Any) -> int:
     if number is None:
         raise UsageError(BROKEN_BUTTON)
     return number
-
-
-async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
-    user_id, team_id = payload.user_of(body)
-    if not user_id:
-        raise UsageError(NO_USER)
-    return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
 
 
 # Card buttons that open a form, and the permission each form is for.
@@ -96,7 +89,7 @@ async def handle_card_button(
     """Claim, Escalate, Hand back, Resolve, Waiting on customer, Add note, Draft reply — on a ticket card."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     name = action.get("action_id")
     if name in FORM_BUTTONS:
         escalation.require(actor, FORM_BUTTONS[name])  # outsiders are refused before the database is asked
@@ -121,7 +114,7 @@ async def handle_customer_answer(
     """'Did this solve it?' — Yes closes, No reopens at the level that resolved it."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     ticket_id = _int(action.get("value"))
     if action.get("action_id") == ActionId.CUSTOMER_CONFIRM:
         await escalation.confirm(rt, ticket_id=ticket_id, actor=actor)
@@ -140,7 +133,7 @@ async def handle_draft_button(
     """2nd level reviews an L3 draft: Approve and send, Edit, Reject."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     draft_id = _int(action.get("value"))
     name = action.get("action_id")
     if name == ActionId.DRAFT_EDIT:

@@ -21,6 +21,7 @@ from bot.slack.ids import Command
 from bot.slack.modals import form_opener
 from bot.slack.parsing import parse_ticket_key, parse_user, split_key
 from bot.slack.text import clip, escape
+from handlers.actors import actor_of
 
 TICKET_USAGE = (
     "*/ticket* — support tickets\n"
@@ -46,12 +47,6 @@ USAGE = {
 
 def _usage(rt: Runtime, command: str) -> str:
     return USAGE[command].format(p=rt.config.tickets.key_prefix)  # type: ignore[index]
-
-
-async def _actor(rt: Runtime, command: dict[str, Any]):
-    return await escalation.actor_for(
-        rt, user_id=command.get("user_id") or "", team_id=command.get("team_id")
-    )
 
 
 async def _refuse_customers(rt: Runtime, command: dict[str, Any]) -> None:
@@ -84,7 +79,7 @@ async def handle_ticket_command(ack: AsyncAck, command: dict[str, Any], context:
         return
     if sub in ("list", "priority", "wait", "note", "reply"):
         await _refuse_customers(rt, command)
-        actor = await _actor(rt, command)
+        actor = await actor_of(rt, command)
         if sub == "list":
             await ack(**await viewing.list_tickets(rt, actor=actor, args=rest))
             return
@@ -136,7 +131,7 @@ async def handle_escalate_command(ack: AsyncAck, command: dict[str, Any], contex
     if raw.lower() == "help":
         await ack(**build_notice(_usage(rt, Command.ESCALATE)))
         return
-    actor = await _actor(rt, command)
+    actor = await actor_of(rt, command)
     ticket_id, reason = split_key(raw, rt.config.tickets.key_prefix, _usage(rt, Command.ESCALATE))
     if ticket_id is None and not actor.is_agent:
         raise PermissionDeniedError("Only members of a support level channel can escalate tickets.")
@@ -187,7 +182,7 @@ async def _keyed(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltConte
     if raw.lower() in ("", "help"):
         await ack(**build_notice(_usage(rt, name)))
         return rt, None, None, ""
-    actor = await _actor(rt, command)
+    actor = await actor_of(rt, command)
     ticket_id, rest = split_key(raw, rt.config.tickets.key_prefix, _usage(rt, name))
     return rt, actor, ticket_id, rest
 

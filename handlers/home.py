@@ -12,12 +12,12 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from bot.errors import PermissionDeniedError, UsageError, UserFacingError
 from bot.flows import escalation, home
 from bot.runtime import Runtime
-from bot.services.permissions import Actor
 from bot.slack import payload
 from bot.slack.blocks.home import build_notice_modal
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId
 from bot.slack.modals import form_opener
+from handlers.actors import actor_of
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +27,6 @@ def _int(value: Any) -> int:
     if number is None:
         raise UsageError("This button is out of date; please open the Home tab again.")
     return number
-
-
-async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
-    user_id, team_id = payload.user_of(body)
-    if not user_id:
-        raise UsageError("Slack didn't say who pressed the button, so nothing was changed. Please try again.")
-    return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
 
 
 async def handle_app_home_opened(event: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -59,7 +52,7 @@ async def handle_home_button(
     answer in, so a refusal (or a ticket that moved on) is shown in a small modal."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     name = action.get("action_id")
     if name == ActionId.HOME_REFRESH:
         await home.refresh(rt, user_id=actor.user_id)

@@ -19,10 +19,10 @@ from bot.slack.answers import tell_privately
 from bot.slack.blocks.modals import build_status_modal
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from handlers.actors import actor_of
 from models import DraftKind, Ticket, TicketSource
 
 OUT_OF_DATE = "This form is out of date; please start again."
-NO_USER = "Slack didn't say who sent this form, so nothing was changed. Please try again."
 
 
 def _text(view: dict[str, Any], block: str, action: str = ActionId.TEXT_INPUT) -> str:
@@ -55,13 +55,6 @@ async def _run(ack: AsyncAck, work: Awaitable[Any], error_block: str) -> None:
         await ack(response_action="errors", errors={error_block: exc.message[:150]})
         return
     await ack()
-
-
-async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
-    user_id, team_id = payload.user_of(body)
-    if not user_id:
-        raise UsageError(NO_USER)
-    return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
 
 
 def _level(meta: dict[str, Any], name: str) -> str | None:
@@ -105,7 +98,7 @@ async def handle_pick_submission(
 ) -> None:
     """Ticket picked for /escalate: replace the modal with that ticket's escalation form."""
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     picked = payload.record_id(_selected(view, BlockId.TICKET_PICK, ActionId.TICKET_PICK))
     try:
         if picked is None:
@@ -126,7 +119,7 @@ async def handle_escalate_submission(
     rt: Runtime = context["rt"]
     meta = _meta(view)
     ticket_id = _ticket_id(meta)
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     from_level = _level(meta, "from_level")
     ticket = await _form_ticket(
         ack,
@@ -191,7 +184,7 @@ async def handle_text_submission(
     if target is None:
         await ack(response_action="errors", errors={BlockId.TEXT: OUT_OF_DATE})
         return
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     if callback == CallbackId.MODAL_HANDBACK:
         level = _level(meta, "level")
         ticket = await _form_ticket(
@@ -234,7 +227,7 @@ async def handle_resolve_submission(
     if ticket_id is None:
         await ack(response_action="errors", errors={BlockId.RESOLVE_SOLUTION: OUT_OF_DATE})
         return
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     ticket = await _form_ticket(
         ack,
         rt,
