@@ -15,9 +15,8 @@ from bot.runtime import Runtime
 from bot.services.permissions import Action, Actor
 from bot.slack import payload
 from bot.slack.blocks.customer import strip_actions
-from bot.slack.blocks.escalation import build_resolve_modal
 from bot.slack.budget import budgeted
-from bot.slack.ids import ActionId
+from bot.slack.ids import ActionId, CallbackId
 from bot.slack.modals import form_opener
 from handlers.actors import actor_of
 from models import RelayDraft, Ticket
@@ -39,6 +38,11 @@ FORM_BUTTONS = {
     ActionId.CARD_RESOLVE: Action.RESOLVE,
     ActionId.CARD_NOTE: Action.NOTE,
     ActionId.CARD_DRAFT: Action.DRAFT,
+}
+TEXT_FORM_OF = {
+    ActionId.CARD_HANDBACK: CallbackId.MODAL_HANDBACK,
+    ActionId.CARD_NOTE: CallbackId.MODAL_NOTE,
+    ActionId.CARD_DRAFT: CallbackId.MODAL_DRAFT,
 }
 
 
@@ -63,20 +67,9 @@ def _card_form(rt: Runtime, name: str, actor: Actor, ticket: Ticket) -> dict[str
     escalation.require(actor, FORM_BUTTONS[name], ticket)
     if name == ActionId.CARD_ESCALATE:
         return forms.escalate_view(rt, ticket)
-    if name == ActionId.CARD_HANDBACK:
-        return forms.handback_view(rt, ticket)
     if name == ActionId.CARD_RESOLVE:
-        return build_resolve_modal(
-            ticket_id=ticket.id,
-            key=rt.key(ticket.id),
-            level=ticket.level,
-            solution="",
-            publish_default=ticket.level == "L3",
-            via_review=escalation.resolves_via_review(actor, ticket),
-        )
-    if name == ActionId.CARD_NOTE:
-        return forms.note_view(rt, ticket)
-    return forms.draft_view(rt, ticket)
+        return forms.resolve_view(rt, ticket, actor)
+    return forms.text_view(rt, TEXT_FORM_OF[name], ticket)
 
 
 async def handle_card_button(
@@ -144,7 +137,7 @@ async def handle_draft_button(
                 raise UsageError("That draft doesn't exist anymore.")
             ticket = await escalation.load_for(rt, draft.ticket_id, actor)
             escalation.require(actor, Action.REVIEW_DRAFT, ticket)
-            await form.show(forms.draft_edit_view(rt, draft))
+            await form.show(forms.text_view(rt, CallbackId.MODAL_DRAFT_EDIT, draft=draft))
         return
     await escalation.review_draft(rt, draft_id=draft_id, actor=actor, approve=name == ActionId.DRAFT_APPROVE)
 

@@ -14,10 +14,10 @@ from bot.runtime import Runtime
 from bot.services import escalation as svc
 from bot.services.permissions import Action
 from bot.slack.blocks.customer import text as customer_text
-from bot.slack.blocks.escalation import build_pick_ticket_modal, build_resolve_modal
+from bot.slack.blocks.escalation import build_pick_ticket_modal
 from bot.slack.blocks.tickets import build_notice
 from bot.slack.budget import ack_first, budgeted
-from bot.slack.ids import Command
+from bot.slack.ids import CallbackId, Command
 from bot.slack.modals import form_opener
 from bot.slack.parsing import parse_ticket_key, parse_user, split_key
 from bot.slack.text import clip, escape
@@ -203,7 +203,7 @@ async def handle_deescalate_command(
         ticket = await escalation.load_for(rt, ticket_id, actor)
         escalation.require(actor, Action.HAND_BACK, ticket)
         await ack()
-        await form.show(forms.handback_view(rt, ticket))
+        await form.show(forms.text_view(rt, CallbackId.MODAL_HANDBACK, ticket))
 
 
 async def handle_assign_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -246,14 +246,7 @@ async def handle_resolve_command(ack: AsyncAck, command: dict[str, Any], context
         ticket = await escalation.load_for(rt, ticket_id, actor)
         escalation.require(actor, Action.RESOLVE, ticket)
         await ack()
-        view = build_resolve_modal(
-            ticket_id=ticket.id,
-            key=rt.key(ticket.id),
-            level=ticket.level,
-            solution=solution,
-            publish_default=ticket.level == "L3",
-            via_review=escalation.resolves_via_review(actor, ticket),
-        )
+        view = forms.resolve_view(rt, ticket, actor, solution=solution)
         await form.show(view)
 
 
