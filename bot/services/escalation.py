@@ -51,8 +51,19 @@ async def load(ticket_id: int, key: str) -> Ticket:
 
 
 async def last_move(ticket_id: int) -> TimelineEntry | None:
-    """The latest timeline entry that moved the ticket (escalated, handed back, resolved, closed, reopened)."""
+    """The latest timeline entry that moved the ticket (escalated, handed back, resolved, reopened …)."""
     return await TimelineEntry.filter(ticket_id=ticket_id, kind__in=list(MOVE_KINDS)).order_by("-id").first()
+
+
+async def _applied(updated: int, ticket: Ticket, key: str, *, conflict: str | None = None) -> None:
+    """After a conditional update: InvalidTransitionError when someone else changed the ticket first
+    (`conflict`, or what the ticket is now), else the ticket reloaded with the change."""
+    if not updated:
+        if conflict is None:
+            fresh = await Ticket.get(id=ticket.id)
+            conflict = f"{key} was just changed by someone else: it is now {fresh.level}, {fresh.status}."
+        raise InvalidTransitionError(conflict)
+    await ticket.refresh_from_db()
 
 
 def _require_open(ticket: Ticket, key: str) -> None:
@@ -102,12 +113,7 @@ async def escalate(
         else ticket.component,
         assignee_id=None,
     )
-    if not updated:
-        fresh = await Ticket.get(id=ticket.id)
-        raise InvalidTransitionError(
-            f"{key} was just changed by someone else: it is now {fresh.level}, {fresh.status}."
-        )
-    await ticket.refresh_from_db()
+    await _applied(updated, ticket, key)
     await ticket_service.record(
         ticket,
         kind="escalated",
@@ -138,12 +144,7 @@ async def hand_back(
     updated = await Ticket.filter(id=ticket.id, level=from_level, status__in=list(OPEN_STATUSES)).update(
         level=to_level, assignee_id=None
     )
-    if not updated:
-        fresh = await Ticket.get(id=ticket.id)
-        raise InvalidTransitionError(
-            f"{key} was just changed by someone else: it is now {fresh.level}, {fresh.status}."
-        )
-    await ticket.refresh_from_db()
+    await _applied(updated, ticket, key)
     await ticket_service.record(
         ticket,
         kind="handed_back",
@@ -246,9 +247,7 @@ async def resolve(
         resolved_level=ticket.level,
         resolved_at=at,
     )
-    if not updated:
-        raise InvalidTransitionError(f"{key} was just resolved or closed by someone else.")
-    await ticket.refresh_from_db()
+    await _applied(updated, ticket, key, conflict=f"{key} was just resolved or closed by someone else.")
     await ticket_service.record(
         ticket,
         kind="resolved",
@@ -268,9 +267,7 @@ async def reopen(
     updated = await Ticket.filter(id=ticket.id, status=ticket.status).update(
         status=TicketStatus.OPEN, level=level, closed_at=None, reopen_count=ticket.reopen_count + 1
     )
-    if not updated:
-        raise InvalidTransitionError(f"{key} was just changed by someone else.")
-    await ticket.refresh_from_db()
+    await _applied(updated, ticket, key, conflict=f"{key} was just changed by someone else.")
     await ticket_service.record(
         ticket,
         kind="reopened",
@@ -286,9 +283,7 @@ async def close(*, ticket: Ticket, key: str, actor_id: str, at: datetime) -> Non
     updated = await Ticket.filter(id=ticket.id, status=TicketStatus.RESOLVED).update(
         status=TicketStatus.CLOSED, closed_at=at
     )
-    if not updated:
-        raise InvalidTransitionError(f"{key} is not waiting for a confirmation anymore.")
-    await ticket.refresh_from_db()
+    await _applied(updated, ticket, key, conflict=f"{key} is not waiting for a confirmation anymore.")
     await ticket_service.record(ticket, kind="confirmed", actor_id=actor_id, at=at)
 
 
