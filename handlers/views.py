@@ -57,20 +57,17 @@ async def _run(ack: AsyncAck, work: Awaitable[Any], error_block: str) -> None:
     await ack()
 
 
-def _level(meta: dict[str, Any], name: str) -> str | None:
-    value = meta.get(name)
-    return value if isinstance(value, str) else None
+# Forms that act on a ticket at the level they were opened for: the permission they need, the metadata key
+# of that level, and the block that carries their answers.
+LEVEL_FORMS = {
+    CallbackId.MODAL_ESCALATE: (Action.ESCALATE, "from_level", BlockId.ESCALATE_REASON),
+    CallbackId.MODAL_HANDBACK: (Action.HAND_BACK, "level", BlockId.TEXT),
+    CallbackId.MODAL_RESOLVE: (Action.RESOLVE, "level", BlockId.RESOLVE_SOLUTION),
+}
 
 
 async def _form_ticket(
-    ack: AsyncAck,
-    rt: Runtime,
-    *,
-    actor: Actor,
-    ticket_id: int,
-    action: Action,
-    opened_at: str | None,
-    error_block: str,
+    ack: AsyncAck, rt: Runtime, view: dict[str, Any], *, actor: Actor, ticket_id: int
 ) -> Ticket | None:
     """The form's ticket, when it still fits the form; otherwise the form is answered and None returned.
 
@@ -79,6 +76,7 @@ async def _form_ticket(
     moved since the form was opened (escalated, handed back, resolved …) replaces the form with who moved
     it, instead of errors on fields the form does not have.
     """
+    action, level_key, error_block = LEVEL_FORMS[view.get("callback_id")]  # type: ignore[index]
     try:
         ticket = await escalation.load_for(rt, ticket_id, actor)
         if not actor.is_agent:
@@ -86,7 +84,10 @@ async def _form_ticket(
     except UserFacingError as exc:
         await ack(response_action="errors", errors={error_block: exc.message[:150]})
         return None
-    notice = await forms.moved_meanwhile(rt, ticket, opened_at=opened_at)
+    opened_at = _meta(view).get(level_key)
+    notice = await forms.moved_meanwhile(
+        rt, ticket, opened_at=opened_at if isinstance(opened_at, str) else None
+    )
     if notice is not None:
         await ack(response_action="update", view=build_status_modal("Nothing changed", notice))
         return None
@@ -120,16 +121,7 @@ async def handle_escalate_submission(
     meta = _meta(view)
     ticket_id = _ticket_id(meta)
     actor = await actor_of(rt, body)
-    from_level = _level(meta, "from_level")
-    ticket = await _form_ticket(
-        ack,
-        rt,
-        actor=actor,
-        ticket_id=ticket_id,
-        action=Action.ESCALATE,
-        opened_at=from_level,
-        error_block=BlockId.ESCALATE_REASON,
-    )
+    ticket = await _form_ticket(ack, rt, view, actor=actor, ticket_id=ticket_id)
     if ticket is None:
         return
     if ticket.level not in svc.NEXT_LEVEL:
@@ -186,19 +178,12 @@ async def handle_text_submission(
         return
     actor = await actor_of(rt, body)
     if callback == CallbackId.MODAL_HANDBACK:
-        level = _level(meta, "level")
-        ticket = await _form_ticket(
-            ack,
-            rt,
-            actor=actor,
-            ticket_id=target,
-            action=Action.HAND_BACK,
-            opened_at=level,
-            error_block=BlockId.TEXT,
-        )
+        ticket = await _form_ticket(ack, rt, view, actor=actor, ticket_id=target)
         if ticket is None:
             return
-        work = escalation.hand_back(rt, ticket_id=target, actor=actor, summary=text, expected_level=level)
+        work = escalation.hand_back(
+            rt, ticket_id=target, actor=actor, summary=text, expected_level=ticket.level
+        )
     elif callback == CallbackId.MODAL_NOTE:
         work = escalation.add_note(rt, ticket_id=target, actor=actor, text=text)
     elif callback == CallbackId.MODAL_DRAFT:
@@ -228,16 +213,7 @@ async def handle_resolve_submission(
         await ack(response_action="errors", errors={BlockId.RESOLVE_SOLUTION: OUT_OF_DATE})
         return
     actor = await actor_of(rt, body)
-    ticket = await _form_ticket(
-        ack,
-        rt,
-        actor=actor,
-        ticket_id=ticket_id,
-        action=Action.RESOLVE,
-        opened_at=_level(meta, "level"),
-        error_block=BlockId.RESOLVE_SOLUTION,
-    )
-    if ticket is None:
+    if await _form_ticket(ack, rt, view, actor=actor, ticket_id=ticket_id) is None:
         return
     await _run(
         ack,

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -32,15 +33,23 @@ SLACK_DOWN = "Slack didn't open the form just now. Nothing was changed; please t
 # takes milliseconds when the database is well; this leaves views.open about 2 s of the trigger's 3 s.
 WORKING_AFTER = 1.0
 _SLACK_TROUBLE = ("ratelimited", "internal_error", "fatal_error")
+T = TypeVar("T")
 
 
-def _refusal(exc: SlackApiError, call: str) -> Exception | None:
-    """What to raise instead of a views.* refusal that is Slack's trouble, not ours (None: re-raise it)."""
-    error = payload.api_error(exc)
-    if exc.response.status_code >= 500 or error in _SLACK_TROUBLE:
-        log.warning("%s failed: %s", call, error)
-        return TemporarilyUnavailableError(SLACK_DOWN)
-    return None
+async def _views_call(call: Awaitable[T], name: str) -> T:
+    """A views.* call; Slack failing or not answering becomes TemporarilyUnavailableError. Its other refusals
+    stay SlackApiError for the caller."""
+    try:
+        return await call
+    except SlackApiError as exc:
+        error = payload.api_error(exc)
+        if exc.response.status_code >= 500 or error in _SLACK_TROUBLE:
+            log.warning("%s failed: %s", name, error)
+            raise TemporarilyUnavailableError(SLACK_DOWN) from None
+        raise
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("%s got no answer: %s", name, type(exc).__name__)
+        raise TemporarilyUnavailableError(SLACK_DOWN) from None
 
 
 async def open_modal(client: AsyncWebClient, *, trigger_id: Any, view: dict[str, Any]) -> str | None:
@@ -50,35 +59,25 @@ async def open_modal(client: AsyncWebClient, *, trigger_id: Any, view: dict[str,
     if not isinstance(trigger_id, str) or not trigger_id:
         raise UsageError(NO_TRIGGER)
     try:
-        response = await client.views_open(trigger_id=trigger_id, view=view)
+        response = await _views_call(client.views_open(trigger_id=trigger_id, view=view), "views.open")
     except SlackApiError as exc:
         error = payload.api_error(exc)
         if error in TRIGGER_ERRORS:
             log.info("views.open refused the trigger: %s", error)
             raise UsageError(TOO_LATE) from None
-        if (instead := _refusal(exc, "views.open")) is not None:
-            raise instead from None
         raise
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("views.open got no answer: %s", type(exc).__name__)
-        raise TemporarilyUnavailableError(SLACK_DOWN) from None
     return payload.ident(payload.obj(response.get("view")).get("id")) or None
 
 
 async def update_modal(client: AsyncWebClient, *, view_id: str, view: dict[str, Any]) -> bool:
     """views.update of a modal the bot opened; False when the person has closed it meanwhile."""
     try:
-        await client.views_update(view_id=view_id, view=view)
+        await _views_call(client.views_update(view_id=view_id, view=view), "views.update")
     except SlackApiError as exc:
         if payload.api_error(exc) == "not_found":
             log.info("views.update: modal %s was closed meanwhile", view_id)
             return False
-        if (instead := _refusal(exc, "views.update")) is not None:
-            raise instead from None
         raise
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("views.update got no answer: %s", type(exc).__name__)
-        raise TemporarilyUnavailableError(SLACK_DOWN) from None
     return True
 
 

@@ -14,6 +14,7 @@ from models import Ticket
 from tests.conftest import PG_URL
 from tests.harness import Harness
 from tests.scenario.test_database_outage import _hold_sqlite_write_lock
+from tests.scenario.test_escalation import L2_CONTEXT, ctx_values
 
 ANNA, CARL = "U0L1ANNA", "U0L2CARL"
 HOLD = 4.0  # shorter than SQLite's busy_timeout (5 s): the waiting write goes through afterwards
@@ -74,16 +75,8 @@ async def test_slow_database_opens_working_modal_in_time_then_the_form(
     opened = [c for c in bot.standin.calls_to("views.open") if c.ok]
     assert len(opened) == 2 and all(c.args["view"]["title"]["text"] == "Working…" for c in opened)
     # The form fills in as usual afterwards.
-    result = await bot.driver.submit_view(
-        ANNA,
-        working.id,
-        {
-            "escalate_reason": {"escalate.reason": "Needs log analysis"},
-            "ctx_tried": {"field.input": "Restarted"},
-            "ctx_impact": {"field.input": "One office"},
-            "ctx_reproduce": {"field.input": "Wait ten minutes"},
-        },
-    )
+    values = {"escalate_reason": {"escalate.reason": "Needs log analysis"}, **ctx_values(L2_CONTEXT)}
+    result = await bot.driver.submit_view(ANNA, working.id, values)
     await bot.settle()
     assert result.status == 200 and not result.view_errors, result.text
     assert (await Ticket.get()).level == "L2"
