@@ -25,6 +25,7 @@ from bot.app import build_app
 from bot.clock import Clock
 from bot.flows import home as home_flows
 from bot.flows import kb as kb_flows
+from bot.flows.delivery import DeliveryFailureNotices
 from bot.flows.inbox import InboundSpool, resume_pending
 from bot.logs import EVENT_ID, REQUEST_ID, new_request_id
 from bot.metrics import CONTENT_TYPE, BotMetrics
@@ -89,6 +90,8 @@ def build_bot(
         signing_secret=signing_secret,
     )
     rt.spool = InboundSpool(rt)
+    # A message Slack refuses for good (channel gone, archived, bot not in it): the level channel is told.
+    sender.on_permanent_failure = DeliveryFailureNotices(rt)
     bolt = build_app(rt, signing_secret=signing_secret)
     web_app = web.Application(client_max_size=2 * 1024 * 1024)
     web_app[RUNTIME_KEY] = rt

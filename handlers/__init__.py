@@ -9,6 +9,5 @@ from handlers import actions, commands, events, home, kb, shortcuts, sla, suppor
 
 def register(app: AsyncApp) -> None:
     """Attach every listener to the app."""
-    # home first: its app_home_opened listener must win over events' placeholder (Bolt runs the first match).
     for module in (home, events, commands, actions, shortcuts, views, sla, kb, support):
         module.register(app)

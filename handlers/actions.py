@@ -9,20 +9,19 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.errors import UsageError
+from bot.errors import InvalidTransitionError, UsageError
 from bot.flows import escalation, forms
 from bot.runtime import Runtime
 from bot.services.permissions import Action, Actor
 from bot.slack import payload
 from bot.slack.blocks.customer import strip_actions
-from bot.slack.blocks.escalation import build_resolve_modal
 from bot.slack.budget import budgeted
-from bot.slack.ids import ActionId
-from bot.slack.modals import open_modal
-from models import RelayDraft
+from bot.slack.ids import ActionId, CallbackId
+from bot.slack.modals import form_opener
+from handlers.actors import actor_of
+from models import RelayDraft, Ticket
 
 BROKEN_BUTTON = "This button is broken or out of date; please use the slash command instead."
-NO_USER = "Slack didn't say who pressed the button, so nothing was changed. Please try again."
 
 
 def _int(value: Any) -> int:
@@ -32,11 +31,45 @@ def _int(value: Any) -> int:
     return number
 
 
-async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
-    user_id, team_id = payload.user_of(body)
-    if not user_id:
-        raise UsageError(NO_USER)
-    return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
+# Card buttons that open a form, and the permission each form is for.
+FORM_BUTTONS = {
+    ActionId.CARD_ESCALATE: Action.ESCALATE,
+    ActionId.CARD_HANDBACK: Action.HAND_BACK,
+    ActionId.CARD_RESOLVE: Action.RESOLVE,
+    ActionId.CARD_NOTE: Action.NOTE,
+    ActionId.CARD_DRAFT: Action.DRAFT,
+}
+TEXT_FORM_OF = {
+    ActionId.CARD_HANDBACK: CallbackId.MODAL_HANDBACK,
+    ActionId.CARD_NOTE: CallbackId.MODAL_NOTE,
+    ActionId.CARD_DRAFT: CallbackId.MODAL_DRAFT,
+}
+
+
+async def _current_ticket(rt: Runtime, body: dict[str, Any], action: dict[str, Any], actor: Actor) -> Ticket:
+    """The card's ticket; a card whose ticket moved on is refreshed and the press refused (nothing done)."""
+    ticket = await escalation.load_for(rt, _int(action.get("value")), actor)
+    container = payload.obj(body.get("container"))
+    card = await escalation.card_for_message(
+        payload.ident(container.get("channel_id")), payload.ident(container.get("message_ts"))
+    )
+    if escalation.is_stale(card, ticket):
+        await escalation.refresh_stale_card(rt, card)
+        raise InvalidTransitionError(
+            f"This card is out of date: {rt.key(ticket.id)} is now at {ticket.level} ({ticket.status}). "
+            "I've refreshed it; nothing was changed."
+        )
+    return ticket
+
+
+def _card_form(rt: Runtime, name: str, actor: Actor, ticket: Ticket) -> dict[str, Any]:
+    """The form a card button opens, if the actor may use it on the ticket."""
+    escalation.require(actor, FORM_BUTTONS[name], ticket)
+    if name == ActionId.CARD_ESCALATE:
+        return forms.escalate_view(rt, ticket)
+    if name == ActionId.CARD_RESOLVE:
+        return forms.resolve_view(rt, ticket, actor)
+    return forms.text_view(rt, TEXT_FORM_OF[name], ticket)
 
 
 async def handle_card_button(
@@ -49,51 +82,19 @@ async def handle_card_button(
     """Claim, Escalate, Hand back, Resolve, Waiting on customer, Add note, Draft reply — on a ticket card."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
-    ticket = await escalation.load_for(rt, _int(action.get("value")), actor)
-    container = payload.obj(body.get("container"))
-    card = await escalation.card_for_message(
-        payload.ident(container.get("channel_id")), payload.ident(container.get("message_ts"))
-    )
-    key = rt.key(ticket.id)
-    if escalation.is_stale(card, ticket):
-        await escalation.refresh_stale_card(rt, card)
-        await respond(
-            text=f"This card is out of date: {key} is now at {ticket.level} ({ticket.status}). "
-            "I've refreshed it; nothing was changed.",
-            response_type="ephemeral",
-            replace_original=False,
-        )
-        return
+    actor = await actor_of(rt, body)
     name = action.get("action_id")
-    trigger = body.get("trigger_id")
+    if name in FORM_BUTTONS:
+        escalation.require(actor, FORM_BUTTONS[name])  # outsiders are refused before the database is asked
+        async with form_opener(context, body) as form:
+            ticket = await _current_ticket(rt, body, action, actor)
+            await form.show(_card_form(rt, name, actor, ticket))
+        return
+    ticket = await _current_ticket(rt, body, action, actor)
     if name == ActionId.CARD_CLAIM:
         await escalation.assign(rt, ticket_id=ticket.id, actor=actor, assignee_id=actor.user_id)
     elif name == ActionId.CARD_WAIT:
         await escalation.set_waiting(rt, ticket_id=ticket.id, actor=actor)
-    elif name == ActionId.CARD_ESCALATE:
-        escalation.require(actor, Action.ESCALATE, ticket)
-        await open_modal(rt.client, trigger_id=trigger, view=forms.escalate_view(rt, ticket))
-    elif name == ActionId.CARD_HANDBACK:
-        escalation.require(actor, Action.HAND_BACK, ticket)
-        await open_modal(rt.client, trigger_id=trigger, view=forms.handback_view(rt, ticket))
-    elif name == ActionId.CARD_RESOLVE:
-        escalation.require(actor, Action.RESOLVE, ticket)
-        view = build_resolve_modal(
-            ticket_id=ticket.id,
-            key=key,
-            level=ticket.level,
-            solution="",
-            publish_default=ticket.level == "L3",
-            via_review=escalation.resolves_via_review(actor, ticket),
-        )
-        await open_modal(rt.client, trigger_id=trigger, view=view)
-    elif name == ActionId.CARD_NOTE:
-        escalation.require(actor, Action.NOTE, ticket)
-        await open_modal(rt.client, trigger_id=trigger, view=forms.note_view(rt, ticket))
-    elif name == ActionId.CARD_DRAFT:
-        escalation.require(actor, Action.DRAFT, ticket)
-        await open_modal(rt.client, trigger_id=trigger, view=forms.draft_view(rt, ticket))
 
 
 async def handle_customer_answer(
@@ -106,7 +107,7 @@ async def handle_customer_answer(
     """'Did this solve it?' — Yes closes, No reopens at the level that resolved it."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     ticket_id = _int(action.get("value"))
     if action.get("action_id") == ActionId.CUSTOMER_CONFIRM:
         await escalation.confirm(rt, ticket_id=ticket_id, actor=actor)
@@ -125,16 +126,18 @@ async def handle_draft_button(
     """2nd level reviews an L3 draft: Approve and send, Edit, Reject."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     draft_id = _int(action.get("value"))
     name = action.get("action_id")
     if name == ActionId.DRAFT_EDIT:
-        draft = await RelayDraft.get_or_none(id=draft_id)
-        if draft is None:
-            raise UsageError("That draft doesn't exist anymore.")
-        ticket = await escalation.load_for(rt, draft.ticket_id, actor)
-        escalation.require(actor, Action.REVIEW_DRAFT, ticket)
-        await open_modal(rt.client, trigger_id=body.get("trigger_id"), view=forms.draft_edit_view(rt, draft))
+        escalation.require(actor, Action.REVIEW_DRAFT)  # outsiders are refused before the database is asked
+        async with form_opener(context, body) as form:
+            draft = await RelayDraft.get_or_none(id=draft_id)
+            if draft is None:
+                raise UsageError("That draft doesn't exist anymore.")
+            ticket = await escalation.load_for(rt, draft.ticket_id, actor)
+            escalation.require(actor, Action.REVIEW_DRAFT, ticket)
+            await form.show(forms.text_view(rt, CallbackId.MODAL_DRAFT_EDIT, draft=draft))
         return
     await escalation.review_draft(rt, draft_id=draft_id, actor=actor, approve=name == ActionId.DRAFT_APPROVE)
 

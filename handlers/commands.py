@@ -14,13 +14,14 @@ from bot.runtime import Runtime
 from bot.services import escalation as svc
 from bot.services.permissions import Action
 from bot.slack.blocks.customer import text as customer_text
-from bot.slack.blocks.escalation import build_pick_ticket_modal, build_resolve_modal
+from bot.slack.blocks.escalation import build_pick_ticket_modal
 from bot.slack.blocks.tickets import build_notice
 from bot.slack.budget import ack_first, budgeted
-from bot.slack.ids import Command
-from bot.slack.modals import open_modal
+from bot.slack.ids import CallbackId, Command
+from bot.slack.modals import form_opener
 from bot.slack.parsing import parse_ticket_key, parse_user, split_key
 from bot.slack.text import clip, escape
+from handlers.actors import actor_of
 
 TICKET_USAGE = (
     "*/ticket* — support tickets\n"
@@ -46,12 +47,6 @@ USAGE = {
 
 def _usage(rt: Runtime, command: str) -> str:
     return USAGE[command].format(p=rt.config.tickets.key_prefix)  # type: ignore[index]
-
-
-async def _actor(rt: Runtime, command: dict[str, Any]):
-    return await escalation.actor_for(
-        rt, user_id=command.get("user_id") or "", team_id=command.get("team_id")
-    )
 
 
 async def _refuse_customers(rt: Runtime, command: dict[str, Any]) -> None:
@@ -84,7 +79,7 @@ async def handle_ticket_command(ack: AsyncAck, command: dict[str, Any], context:
         return
     if sub in ("list", "priority", "wait", "note", "reply"):
         await _refuse_customers(rt, command)
-        actor = await _actor(rt, command)
+        actor = await actor_of(rt, command)
         if sub == "list":
             await ack(**await viewing.list_tickets(rt, actor=actor, args=rest))
             return
@@ -136,47 +131,48 @@ async def handle_escalate_command(ack: AsyncAck, command: dict[str, Any], contex
     if raw.lower() == "help":
         await ack(**build_notice(_usage(rt, Command.ESCALATE)))
         return
-    actor = await _actor(rt, command)
+    actor = await actor_of(rt, command)
     ticket_id, reason = split_key(raw, rt.config.tickets.key_prefix, _usage(rt, Command.ESCALATE))
-    if ticket_id is None:
-        if not actor.is_agent:
-            raise PermissionDeniedError("Only members of a support level channel can escalate tickets.")
-        options = await escalation.tickets_at_levels(rt, actor)
-        if not options:
-            raise UsageError("There are no open tickets at your level to escalate.")
+    if ticket_id is None and not actor.is_agent:
+        raise PermissionDeniedError("Only members of a support level channel can escalate tickets.")
+    escalation.require(actor, Action.ESCALATE)  # outsiders are refused before the database is asked
+    # From here on the database decides which form opens (if any): see FormOpener.
+    async with form_opener(context, command) as form:
+        if ticket_id is None:
+            options = await escalation.tickets_at_levels(rt, actor)
+            if not options:
+                raise UsageError("There are no open tickets at your level to escalate.")
+            await ack()
+            await form.show(build_pick_ticket_modal(tickets=options))
+            return
+        ticket = await escalation.load_for(rt, ticket_id, actor)
+        escalation.require(actor, Action.ESCALATE, ticket)
+        to_level = svc.NEXT_LEVEL.get(ticket.level)
+        if to_level is None:
+            raise UsageError(f"{rt.key(ticket.id)} is already at L3, the highest level.")
+        fields = svc.context_fields(rt.config, to_level)
+        needs_component = (
+            to_level == "L3"
+            and rt.config.escalation.require_component
+            and rt.config.routes
+            and not ticket.component
+        )
+        if reason and not svc.missing_context(ticket.context or {}, fields) and not needs_component:
+            await escalation.escalate(
+                rt,
+                ticket_id=ticket.id,
+                actor=actor,
+                reason=reason,
+                context={},
+                component=ticket.component,
+                expected_level=ticket.level,
+            )
+            done = f"Escalated {rt.key(ticket.id)} to {to_level}."
+            await form.close_with(done)
+            await ack(**build_notice(done))
+            return
         await ack()
-        await open_modal(
-            rt.client, trigger_id=command.get("trigger_id"), view=build_pick_ticket_modal(tickets=options)
-        )
-        return
-    ticket = await escalation.load_for(rt, ticket_id, actor)
-    escalation.require(actor, Action.ESCALATE, ticket)
-    to_level = svc.NEXT_LEVEL.get(ticket.level)
-    if to_level is None:
-        raise UsageError(f"{rt.key(ticket.id)} is already at L3, the highest level.")
-    fields = svc.context_fields(rt.config, to_level)
-    needs_component = (
-        to_level == "L3"
-        and rt.config.escalation.require_component
-        and rt.config.routes
-        and not ticket.component
-    )
-    if reason and not svc.missing_context(ticket.context or {}, fields) and not needs_component:
-        await escalation.escalate(
-            rt,
-            ticket_id=ticket.id,
-            actor=actor,
-            reason=reason,
-            context={},
-            component=ticket.component,
-            expected_level=ticket.level,
-        )
-        await ack(**build_notice(f"Escalated {rt.key(ticket.id)} to {to_level}."))
-        return
-    await ack()
-    await open_modal(
-        rt.client, trigger_id=command.get("trigger_id"), view=forms.escalate_view(rt, ticket, reason=reason)
-    )
+        await form.show(forms.escalate_view(rt, ticket, reason=reason))
 
 
 async def _keyed(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext, name: Command):
@@ -186,7 +182,7 @@ async def _keyed(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltConte
     if raw.lower() in ("", "help"):
         await ack(**build_notice(_usage(rt, name)))
         return rt, None, None, ""
-    actor = await _actor(rt, command)
+    actor = await actor_of(rt, command)
     ticket_id, rest = split_key(raw, rt.config.tickets.key_prefix, _usage(rt, name))
     return rt, actor, ticket_id, rest
 
@@ -202,10 +198,12 @@ async def handle_deescalate_command(
         ticket = await escalation.hand_back(rt, ticket_id=ticket_id, actor=actor, summary=summary)
         await ack(**build_notice(f"Handed {rt.key(ticket.id)} back to {ticket.level}."))
         return
-    ticket = await escalation.load_for(rt, ticket_id, actor)
-    escalation.require(actor, Action.HAND_BACK, ticket)
-    await ack()
-    await open_modal(rt.client, trigger_id=command.get("trigger_id"), view=forms.handback_view(rt, ticket))
+    escalation.require(actor, Action.HAND_BACK)  # outsiders are refused before the database is asked
+    async with form_opener(context, command) as form:
+        ticket = await escalation.load_for(rt, ticket_id, actor)
+        escalation.require(actor, Action.HAND_BACK, ticket)
+        await ack()
+        await form.show(forms.text_view(rt, CallbackId.MODAL_HANDBACK, ticket))
 
 
 async def handle_assign_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -243,18 +241,13 @@ async def handle_resolve_command(ack: AsyncAck, command: dict[str, Any], context
     rt, actor, ticket_id, solution = await _keyed(ack, command, context, Command.RESOLVE)
     if actor is None:
         return
-    ticket = await escalation.load_for(rt, ticket_id, actor)
-    escalation.require(actor, Action.RESOLVE, ticket)
-    await ack()
-    view = build_resolve_modal(
-        ticket_id=ticket.id,
-        key=rt.key(ticket.id),
-        level=ticket.level,
-        solution=solution,
-        publish_default=ticket.level == "L3",
-        via_review=escalation.resolves_via_review(actor, ticket),
-    )
-    await open_modal(rt.client, trigger_id=command.get("trigger_id"), view=view)
+    escalation.require(actor, Action.RESOLVE)  # outsiders are refused before the database is asked
+    async with form_opener(context, command) as form:
+        ticket = await escalation.load_for(rt, ticket_id, actor)
+        escalation.require(actor, Action.RESOLVE, ticket)
+        await ack()
+        view = forms.resolve_view(rt, ticket, actor, solution=solution)
+        await form.show(view)
 
 
 async def handle_reopen_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:

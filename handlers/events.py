@@ -59,5 +59,4 @@ def register(app: AsyncApp) -> None:
     """Attach the event listeners."""
     app.event("message")(handle_message_event)
     app.event("reaction_added")(handle_reaction_added)
-    app.event("app_home_opened")(ignore_event)
     app.event("member_joined_channel")(ignore_event)

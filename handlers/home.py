@@ -12,12 +12,12 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from bot.errors import PermissionDeniedError, UsageError, UserFacingError
 from bot.flows import escalation, home
 from bot.runtime import Runtime
-from bot.services.permissions import Actor
 from bot.slack import payload
 from bot.slack.blocks.home import build_notice_modal
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId
-from bot.slack.modals import open_modal
+from bot.slack.modals import form_opener
+from handlers.actors import actor_of
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +27,6 @@ def _int(value: Any) -> int:
     if number is None:
         raise UsageError("This button is out of date; please open the Home tab again.")
     return number
-
-
-async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
-    user_id, team_id = payload.user_of(body)
-    if not user_id:
-        raise UsageError("Slack didn't say who pressed the button, so nothing was changed. Please try again.")
-    return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
 
 
 async def handle_app_home_opened(event: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -59,24 +52,27 @@ async def handle_home_button(
     answer in, so a refusal (or a ticket that moved on) is shown in a small modal."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     name = action.get("action_id")
-    try:
-        if name == ActionId.HOME_REFRESH:
-            await home.refresh(rt, user_id=actor.user_id)
-            return
-        if not actor.is_agent:
-            raise PermissionDeniedError("That's something only our support team can do.")
-        ticket_id = _int(action.get("value"))
-        if name == ActionId.HOME_CLAIM:
-            await escalation.assign(rt, ticket_id=ticket_id, actor=actor, assignee_id=actor.user_id)
-            await home.refresh(rt, user_id=actor.user_id)
-            return
-        view = await home.ticket_modal(rt, user_id=actor.user_id, ticket_id=ticket_id)
-    except UserFacingError as exc:
-        view = build_notice_modal(exc.message)
+    if name == ActionId.HOME_REFRESH:
         await home.refresh(rt, user_id=actor.user_id)
-    await open_modal(rt.client, trigger_id=body.get("trigger_id"), view=view)
+        return
+    async with form_opener(context, body) as form:
+        try:
+            if not actor.is_agent:
+                raise PermissionDeniedError("That's something only our support team can do.")
+            ticket_id = _int(action.get("value"))
+            if name == ActionId.HOME_CLAIM:
+                await escalation.assign(rt, ticket_id=ticket_id, actor=actor, assignee_id=actor.user_id)
+                await form.close_with(f"You own {rt.key(ticket_id)} now.")
+                await home.refresh(rt, user_id=actor.user_id)
+                return
+            view = await home.ticket_modal(rt, user_id=actor.user_id, ticket_id=ticket_id)
+        except UserFacingError as exc:
+            await form.show(build_notice_modal(exc.message))
+            await home.refresh(rt, user_id=actor.user_id)
+            return
+        await form.show(view)
 
 
 def register(app: AsyncApp) -> None:

@@ -10,16 +10,15 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.errors import UsageError, UserFacingError
-from bot.flows import escalation
 from bot.flows import kb as kb_flows
 from bot.runtime import Runtime
-from bot.services.permissions import Actor
 from bot.slack import payload
 from bot.slack.blocks.customer import strip_actions
 from bot.slack.blocks.kb import build_article_modal, mark_review_item
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId, BlockId, CallbackId, Command
-from bot.slack.modals import open_modal
+from bot.slack.modals import form_opener, open_modal
+from handlers.actors import actor_of
 
 
 def _int(value: Any, *, big: bool = False) -> int:
@@ -27,13 +26,6 @@ def _int(value: Any, *, big: bool = False) -> int:
     if number is None:
         raise UsageError("This button is broken or out of date.")
     return number
-
-
-async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
-    user_id, team_id = payload.user_of(body)
-    if not user_id:
-        raise UsageError("Slack didn't say who you are, so nothing was changed. Please try again.")
-    return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
 
 
 def _components(rt: Runtime) -> list[tuple[str, str]]:
@@ -44,11 +36,7 @@ async def handle_kb_command(ack: AsyncAck, command: dict[str, Any], context: Asy
     """`/kb <question> | add | help`: results only the asker sees, or the new-article modal."""
     rt: Runtime = context["rt"]
     text = payload.string(command.get("text"))
-    actor = await escalation.actor_for(
-        rt,
-        user_id=payload.ident(command.get("user_id")),
-        team_id=payload.ident(command.get("team_id")) or None,
-    )
+    actor = await actor_of(rt, command)
     if text.strip().lower() == "add":
         form = kb_flows.new_form(rt, actor=actor)
         await ack()
@@ -74,7 +62,7 @@ async def handle_suggestion_button(
     """Helped / Not relevant / Send to customer on a suggested article in a card thread."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     suggestion_id = _int(action.get("value"), big=True)
     name = action.get("action_id")
     if name == ActionId.KB_SEND:
@@ -96,7 +84,7 @@ async def handle_customer_offer_button(
     """The customer's 'This solved it' / 'I still need help' on an offered article."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     note = await kb_flows.customer_verdict(
         rt,
         suggestion_id=_int(action.get("value"), big=True),
@@ -116,7 +104,7 @@ async def handle_share_button(
     """'Share in channel' on a /kb result: the article is posted where /kb was run."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     channel = payload.channel_of(body)
     message = await kb_flows.share_article(
         rt, actor=actor, channel_id=channel, article_id=_int(action.get("value"))
@@ -130,13 +118,10 @@ async def handle_write_button(
     """'Write KB article' in the resolver's DM: the article modal, prefilled from the ticket."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
-    form = await kb_flows.capture_form(rt, ticket_id=_int(action.get("value")), actor=actor)
-    await open_modal(
-        rt.client,
-        trigger_id=body.get("trigger_id"),
-        view=build_article_modal(form, components=_components(rt)),
-    )
+    actor = await actor_of(rt, body)
+    async with form_opener(context, body) as opener:
+        form = await kb_flows.capture_form(rt, ticket_id=_int(action.get("value")), actor=actor)
+        await opener.show(build_article_modal(form, components=_components(rt)))
 
 
 async def handle_review_button(
@@ -149,16 +134,13 @@ async def handle_review_button(
     """Still correct / Edit / Retire in the weekly review reminder."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     article_id = _int(action.get("value"))
     name = action.get("action_id")
     if name == ActionId.KB_REVIEW_EDIT:
-        form = await kb_flows.review_edit_form(rt, article_id=article_id, actor=actor)
-        await open_modal(
-            rt.client,
-            trigger_id=body.get("trigger_id"),
-            view=build_article_modal(form, components=_components(rt)),
-        )
+        async with form_opener(context, body) as opener:
+            form = await kb_flows.review_edit_form(rt, article_id=article_id, actor=actor)
+            await opener.show(build_article_modal(form, components=_components(rt)))
         return
     note = await kb_flows.review_action(
         rt, article_id=article_id, actor=actor, retire=name == ActionId.KB_REVIEW_RETIRE
@@ -195,7 +177,7 @@ async def handle_article_submission(
         await ack(response_action="errors", errors=errors)
         return
     meta = payload.metadata(view)
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     work = kb_flows.save_from_form(
         rt,
         actor=actor,

@@ -10,17 +10,17 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.errors import PermissionDeniedError, UsageError
-from bot.flows import csat, escalation
+from bot.flows import csat
 from bot.flows import reports as report_flows
 from bot.runtime import Runtime
-from bot.services.permissions import Actor
 from bot.slack import payload
 from bot.slack.blocks.csat import build_csat_comment_modal
 from bot.slack.blocks.customer import text as customer_text
 from bot.slack.blocks.tickets import build_notice
 from bot.slack.budget import ack_first, budgeted
 from bot.slack.ids import CSAT_RATINGS, ActionId, BlockId, CallbackId, Command
-from bot.slack.modals import open_modal
+from bot.slack.modals import form_opener
+from handlers.actors import actor_of
 
 SUPPORT_USAGE = "*/support* — for the support team\n• " + report_flows.USAGE
 _RATING_OF = {action_id.value: rating for rating, action_id in CSAT_RATINGS.items()}
@@ -31,13 +31,6 @@ def _int(value: Any) -> int:
     if number is None:
         raise UsageError("This button is out of date.")
     return number
-
-
-async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
-    user_id, team_id = payload.user_of(body)
-    if not user_id:
-        raise UsageError("Slack didn't say who you are, so nothing was changed. Please try again.")
-    return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
 
 
 async def handle_support_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -53,11 +46,7 @@ async def handle_support_command(ack: AsyncAck, command: dict[str, Any], context
         return
     if sub.lower() != "report":
         raise UsageError(SUPPORT_USAGE)
-    actor = await escalation.actor_for(
-        rt,
-        user_id=payload.ident(command.get("user_id")),
-        team_id=payload.ident(command.get("team_id")) or None,
-    )
+    actor = await actor_of(rt, command)
     await ack(**await report_flows.show_report(rt, actor=actor, args=rest))
 
 
@@ -71,7 +60,7 @@ async def handle_csat_rating(
     """A customer rates the resolution 1-5: record it and turn the survey into a thank-you."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     rating = _RATING_OF.get(str(action.get("action_id")), 0)
     answer = await csat.rate(rt, survey_id=_int(action.get("value")), rating=rating, actor=actor)
     await respond(replace_original=True, **answer)
@@ -83,16 +72,13 @@ async def handle_csat_comment_button(
     """'Add a comment' opens the comment form (for the customer organisation that was asked)."""
     await ack()
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     if not actor.is_external:
         raise PermissionDeniedError("Only the customer can answer this survey.")
     survey_id = _int(action.get("value"))
-    language = await csat.survey_language(rt, survey_id=survey_id)
-    await open_modal(
-        rt.client,
-        trigger_id=body.get("trigger_id"),
-        view=build_csat_comment_modal(language=language, survey_id=survey_id),
-    )
+    async with form_opener(context, body) as form:
+        language = await csat.survey_language(rt, survey_id=survey_id)
+        await form.show(build_csat_comment_modal(language=language, survey_id=survey_id))
 
 
 async def handle_csat_comment_submission(
@@ -100,7 +86,7 @@ async def handle_csat_comment_submission(
 ) -> None:
     """The comment form was sent: store the comment (problems show on the field)."""
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     survey_id = payload.record_id(payload.metadata(view).get("survey"), big=True)
     if survey_id is None:
         await ack(response_action="errors", errors={BlockId.CSAT_COMMENT: "This form is out of date."})

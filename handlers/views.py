@@ -13,15 +13,16 @@ from bot.errors import UsageError, UserFacingError
 from bot.flows import escalation, forms, intake
 from bot.runtime import Runtime
 from bot.services import escalation as svc
-from bot.services.permissions import Actor
+from bot.services.permissions import Action, Actor
 from bot.slack import payload
 from bot.slack.answers import tell_privately
+from bot.slack.blocks.modals import build_status_modal
 from bot.slack.budget import budgeted
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from handlers.actors import actor_of
 from models import DraftKind, Ticket, TicketSource
 
 OUT_OF_DATE = "This form is out of date; please start again."
-NO_USER = "Slack didn't say who sent this form, so nothing was changed. Please try again."
 
 
 def _text(view: dict[str, Any], block: str, action: str = ActionId.TEXT_INPUT) -> str:
@@ -56,11 +57,41 @@ async def _run(ack: AsyncAck, work: Awaitable[Any], error_block: str) -> None:
     await ack()
 
 
-async def _actor(rt: Runtime, body: dict[str, Any]) -> Actor:
-    user_id, team_id = payload.user_of(body)
-    if not user_id:
-        raise UsageError(NO_USER)
-    return await escalation.actor_for(rt, user_id=user_id, team_id=team_id)
+# Forms that act on a ticket at the level they were opened for: the permission they need, the metadata key
+# of that level, and the block that carries their answers.
+LEVEL_FORMS = {
+    CallbackId.MODAL_ESCALATE: (Action.ESCALATE, "from_level", BlockId.ESCALATE_REASON),
+    CallbackId.MODAL_HANDBACK: (Action.HAND_BACK, "level", BlockId.TEXT),
+    CallbackId.MODAL_RESOLVE: (Action.RESOLVE, "level", BlockId.RESOLVE_SOLUTION),
+}
+
+
+async def _form_ticket(
+    ack: AsyncAck, rt: Runtime, view: dict[str, Any], *, actor: Actor, ticket_id: int
+) -> Ticket | None:
+    """The form's ticket, when it still fits the form; otherwise the form is answered and None returned.
+
+    Before anything is validated against the ticket: people who may not act on tickets are refused without
+    learning its level or state (customers: other organisations' tickets are 'not found'); a ticket that
+    moved since the form was opened (escalated, handed back, resolved …) replaces the form with who moved
+    it, instead of errors on fields the form does not have.
+    """
+    action, level_key, error_block = LEVEL_FORMS[view.get("callback_id")]  # type: ignore[index]
+    try:
+        ticket = await escalation.load_for(rt, ticket_id, actor)
+        if not actor.is_agent:
+            escalation.require(actor, action, ticket)
+    except UserFacingError as exc:
+        await ack(response_action="errors", errors={error_block: exc.message[:150]})
+        return None
+    opened_at = _meta(view).get(level_key)
+    notice = await forms.moved_meanwhile(
+        rt, ticket, opened_at=opened_at if isinstance(opened_at, str) else None
+    )
+    if notice is not None:
+        await ack(response_action="update", view=build_status_modal("Nothing changed", notice))
+        return None
+    return ticket
 
 
 async def handle_pick_submission(
@@ -68,7 +99,7 @@ async def handle_pick_submission(
 ) -> None:
     """Ticket picked for /escalate: replace the modal with that ticket's escalation form."""
     rt: Runtime = context["rt"]
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     picked = payload.record_id(_selected(view, BlockId.TICKET_PICK, ActionId.TICKET_PICK))
     try:
         if picked is None:
@@ -89,8 +120,11 @@ async def handle_escalate_submission(
     rt: Runtime = context["rt"]
     meta = _meta(view)
     ticket_id = _ticket_id(meta)
-    ticket = await Ticket.get_or_none(id=ticket_id)
-    if ticket is None or ticket.level not in svc.NEXT_LEVEL:
+    actor = await actor_of(rt, body)
+    ticket = await _form_ticket(ack, rt, view, actor=actor, ticket_id=ticket_id)
+    if ticket is None:
+        return
+    if ticket.level not in svc.NEXT_LEVEL:
         await ack(
             response_action="errors",
             errors={BlockId.ESCALATE_REASON: "This ticket can't be escalated anymore."},
@@ -112,7 +146,6 @@ async def handle_escalate_submission(
     if errors:
         await ack(response_action="errors", errors=errors)
         return
-    actor = await _actor(rt, body)
     await _run(
         ack,
         escalation.escalate(
@@ -122,7 +155,7 @@ async def handle_escalate_submission(
             reason=reason,
             context=values,
             component=component,
-            expected_level=meta.get("from_level"),
+            expected_level=ticket.level,
         ),
         BlockId.ESCALATE_REASON,
     )
@@ -143,10 +176,14 @@ async def handle_text_submission(
     if target is None:
         await ack(response_action="errors", errors={BlockId.TEXT: OUT_OF_DATE})
         return
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
     if callback == CallbackId.MODAL_HANDBACK:
-        level = meta.get("level") if isinstance(meta.get("level"), str) else None
-        work = escalation.hand_back(rt, ticket_id=target, actor=actor, summary=text, expected_level=level)
+        ticket = await _form_ticket(ack, rt, view, actor=actor, ticket_id=target)
+        if ticket is None:
+            return
+        work = escalation.hand_back(
+            rt, ticket_id=target, actor=actor, summary=text, expected_level=ticket.level
+        )
     elif callback == CallbackId.MODAL_NOTE:
         work = escalation.add_note(rt, ticket_id=target, actor=actor, text=text)
     elif callback == CallbackId.MODAL_DRAFT:
@@ -175,7 +212,9 @@ async def handle_resolve_submission(
     if ticket_id is None:
         await ack(response_action="errors", errors={BlockId.RESOLVE_SOLUTION: OUT_OF_DATE})
         return
-    actor = await _actor(rt, body)
+    actor = await actor_of(rt, body)
+    if await _form_ticket(ack, rt, view, actor=actor, ticket_id=ticket_id) is None:
+        return
     await _run(
         ack,
         escalation.resolve(

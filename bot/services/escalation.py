@@ -13,13 +13,15 @@ from typing import Any
 from bot.errors import InvalidTransitionError, NotFoundError, UsageError
 from bot.services import tickets as ticket_service
 from config.support import ContextField, SupportConfig
-from models import DraftKind, DraftStatus, RelayDraft, Ticket, TicketStatus
+from models import DraftKind, DraftStatus, RelayDraft, Ticket, TicketStatus, TimelineEntry
 from models.tickets import OPEN_STATUSES
 
 NEXT_LEVEL = {"L1": "L2", "L2": "L3"}
 PREVIOUS_LEVEL = {"L3": "L2", "L2": "L1"}
 PRIORITIES = ("P1", "P2", "P3", "P4")
 MAX_FIELD_CHARS = 2900
+# Timeline kinds that move a ticket to another level or state (a form opened before one of them is stale).
+MOVE_KINDS = ("escalated", "handed_back", "resolved", "confirmed", "reopened")
 
 
 def context_fields(config: SupportConfig, to_level: str) -> list[ContextField]:
@@ -46,6 +48,22 @@ async def load(ticket_id: int, key: str) -> Ticket:
     if ticket is None:
         raise NotFoundError(f"I couldn't find ticket {key}.")
     return ticket
+
+
+async def last_move(ticket_id: int) -> TimelineEntry | None:
+    """The latest timeline entry that moved the ticket (escalated, handed back, resolved, reopened …)."""
+    return await TimelineEntry.filter(ticket_id=ticket_id, kind__in=list(MOVE_KINDS)).order_by("-id").first()
+
+
+async def _applied(updated: int, ticket: Ticket, key: str, *, conflict: str | None = None) -> None:
+    """After a conditional update: InvalidTransitionError when someone else changed the ticket first
+    (`conflict`, or what the ticket is now), else the ticket reloaded with the change."""
+    if not updated:
+        if conflict is None:
+            fresh = await Ticket.get(id=ticket.id)
+            conflict = f"{key} was just changed by someone else: it is now {fresh.level}, {fresh.status}."
+        raise InvalidTransitionError(conflict)
+    await ticket.refresh_from_db()
 
 
 def _require_open(ticket: Ticket, key: str) -> None:
@@ -95,12 +113,7 @@ async def escalate(
         else ticket.component,
         assignee_id=None,
     )
-    if not updated:
-        fresh = await Ticket.get(id=ticket.id)
-        raise InvalidTransitionError(
-            f"{key} was just changed by someone else: it is now {fresh.level}, {fresh.status}."
-        )
-    await ticket.refresh_from_db()
+    await _applied(updated, ticket, key)
     await ticket_service.record(
         ticket,
         kind="escalated",
@@ -131,12 +144,7 @@ async def hand_back(
     updated = await Ticket.filter(id=ticket.id, level=from_level, status__in=list(OPEN_STATUSES)).update(
         level=to_level, assignee_id=None
     )
-    if not updated:
-        fresh = await Ticket.get(id=ticket.id)
-        raise InvalidTransitionError(
-            f"{key} was just changed by someone else: it is now {fresh.level}, {fresh.status}."
-        )
-    await ticket.refresh_from_db()
+    await _applied(updated, ticket, key)
     await ticket_service.record(
         ticket,
         kind="handed_back",
@@ -239,9 +247,7 @@ async def resolve(
         resolved_level=ticket.level,
         resolved_at=at,
     )
-    if not updated:
-        raise InvalidTransitionError(f"{key} was just resolved or closed by someone else.")
-    await ticket.refresh_from_db()
+    await _applied(updated, ticket, key, conflict=f"{key} was just resolved or closed by someone else.")
     await ticket_service.record(
         ticket,
         kind="resolved",
@@ -261,9 +267,7 @@ async def reopen(
     updated = await Ticket.filter(id=ticket.id, status=ticket.status).update(
         status=TicketStatus.OPEN, level=level, closed_at=None, reopen_count=ticket.reopen_count + 1
     )
-    if not updated:
-        raise InvalidTransitionError(f"{key} was just changed by someone else.")
-    await ticket.refresh_from_db()
+    await _applied(updated, ticket, key, conflict=f"{key} was just changed by someone else.")
     await ticket_service.record(
         ticket,
         kind="reopened",
@@ -279,9 +283,7 @@ async def close(*, ticket: Ticket, key: str, actor_id: str, at: datetime) -> Non
     updated = await Ticket.filter(id=ticket.id, status=TicketStatus.RESOLVED).update(
         status=TicketStatus.CLOSED, closed_at=at
     )
-    if not updated:
-        raise InvalidTransitionError(f"{key} is not waiting for a confirmation anymore.")
-    await ticket.refresh_from_db()
+    await _applied(updated, ticket, key, conflict=f"{key} is not waiting for a confirmation anymore.")
     await ticket_service.record(ticket, kind="confirmed", actor_id=actor_id, at=at)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,10 +28,12 @@ RECORD_TIMEOUT = 2.0
 
 
 def runtime_middleware(rt: Runtime) -> Callable[..., Awaitable[Any]]:
-    """Put the runtime into every request's context as context['rt']."""
+    """Put the runtime into every request's context as context['rt'], and when the request arrived
+    (time.monotonic()) as context['received_at']: a trigger_id's 3 seconds count from then."""
 
     async def inject_runtime(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["rt"] = rt
+        context["received_at"] = time.monotonic()
         await next()
 
     return inject_runtime

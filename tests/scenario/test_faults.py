@@ -82,6 +82,26 @@ async def test_escalation_burst_survives_429_500_and_stalls(database_url: str) -
     h.standin.assert_no_leaks()
 
 
+def delivery_notices(ws, channel: str) -> list[str]:
+    """The texts of the bot's 'couldn't deliver' notices among the channel's messages."""
+    return [
+        "\n".join(ws.visible_strings(m)) for m in ws.channel_messages(channel) if "couldn't deliver" in m.text
+    ]
+
+
+def cards(ws, channel: str) -> list:
+    return [m for m in ws.channel_messages(channel) if "couldn't deliver" not in m.text]
+
+
+def tried_to_tell(standin, channel: str) -> list:
+    """Every chat.postMessage the bot attempted in the channel with a delivery notice in it."""
+    return [
+        c
+        for c in standin.calls_to("chat.postMessage")
+        if c.args.get("channel") == channel and "deliver" in str(c.args)
+    ]
+
+
 async def test_permanent_error_is_recorded_and_does_not_block_other_channels(bot: Harness) -> None:
     bot.standin.faults.error("chat.postMessage", "channel_not_found", times=1)
     sent = await bot.driver.post_message("U0ACMEJO", ACME_CHANNEL, "first ticket")
@@ -89,11 +109,80 @@ async def test_permanent_error_is_recorded_and_does_not_block_other_channels(bot
     failed = await OutboxMessage.filter(status=OutboxStatus.FAILED)
     assert len(failed) == 1 and failed[0].last_error == "channel_not_found"
     # The L1 card depends on nothing failed and still arrives; the customer ack was the failed one.
-    assert len(bot.ws.channel_messages(L1_CHANNEL)) == 1
+    assert len(cards(bot.ws, L1_CHANNEL)) == 1
     assert len(bot.ws.thread_replies(ACME_CHANNEL, sent.ts)) == 0
     await bot.driver.post_message("U0GLOBMAX", GLOBEX_CHANNEL, "second ticket")
     await bot.settle()
-    assert len(bot.ws.channel_messages(L1_CHANNEL)) == 2
+    assert len(cards(bot.ws, L1_CHANNEL)) == 2
+
+
+async def test_permanent_failure_is_told_in_the_level_channel_never_the_customers(bot: Harness) -> None:
+    """The customer's acknowledgement is refused (channel_not_found): L1, where the ticket is, hears what,
+    where, why and what to do; the customer channel gets nothing, not even an attempt."""
+    bot.standin.faults.error("chat.postMessage", "channel_not_found", times=1)
+    await bot.driver.post_message("U0ACMEJO", ACME_CHANNEL, "VPN down")
+    await bot.settle()
+    ticket = await Ticket.get()
+    notices = delivery_notices(bot.ws, L1_CHANNEL)
+    assert len(notices) == 1, notices
+    notice = notices[0]
+    assert f"SUP-{ticket.id}" in notice and f"the customer channel <#{ACME_CHANNEL}> (Acme Corp)" in notice
+    assert "`channel_not_found`" in notice and "invite <@U0BOT>" in notice
+    assert bot.ws.channel_messages(ACME_CHANNEL)[-1].text == "VPN down"  # nothing of ours in the channel
+    assert not tried_to_tell(bot.standin, ACME_CHANNEL)
+    assert not delivery_notices(bot.ws, L2_CHANNEL)
+
+
+async def test_a_burst_of_failures_is_told_once_per_level_channel(bot: Harness) -> None:
+    """Acme's channel is archived: a dozen replies to four tickets fail; L1 and L2 (one ticket is at L2) each
+    hear it once, with what to do, and the customer channel gets no attempt at a notice."""
+    keys = []
+    for i in range(4):
+        root = bot.ws.post_as_user("U0L1ANNA", ACME_CHANNEL, f"Announcement {i}")
+        await bot.driver.post_message("U0ACMEJO", ACME_CHANNEL, f"Problem {i}", thread_ts=root.ts)
+    await bot.settle()
+    tickets = await Ticket.all().order_by("id")
+    keys = [f"SUP-{t.id}" for t in tickets]
+    await Ticket.filter(id=tickets[-1].id).update(context=CONTEXT)
+    await bot.command("U0L1ANNA", L1_CHANNEL, "/escalate", f"{keys[-1]} needs L2")
+    assert (await Ticket.get(id=tickets[-1].id)).level == "L2"
+    bot.ws.archive_channel(ACME_CHANNEL)
+    before = len(bot.ws.channel_messages(ACME_CHANNEL))
+    replies = [("U0L1ANNA", L1_CHANNEL, key) for key in keys[:-1]] + [("U0L2CARL", L2_CHANNEL, keys[-1])]
+    await asyncio.gather(
+        *(
+            bot.driver.slash_command(user, channel, "/ticket", f"reply {key} update {n}")
+            for user, channel, key in replies
+            for n in range(3)
+        )
+    )
+    await bot.settle()
+    failed = await OutboxMessage.filter(status=OutboxStatus.FAILED, channel_id=ACME_CHANNEL).count()
+    assert failed == 12
+    l1, l2 = delivery_notices(bot.ws, L1_CHANNEL), delivery_notices(bot.ws, L2_CHANNEL)
+    assert len(l1) == 1 and len(l2) == 1, (l1, l2)
+    assert "`is_archived`" in l1[0] and "unarchive it" in l1[0] and f"<#{ACME_CHANNEL}>" in l1[0]
+    assert keys[-1] in l2[0]
+    assert len(bot.ws.channel_messages(ACME_CHANNEL)) == before
+    assert not tried_to_tell(bot.standin, ACME_CHANNEL)
+
+
+async def test_a_notice_that_fails_itself_is_not_announced(bot: Harness) -> None:
+    """The customer reply and then the notice are refused: two failed rows, no third message, no loop."""
+    await bot.driver.post_message("U0ACMEJO", ACME_CHANNEL, "VPN down")
+    await bot.settle()
+    ticket = await Ticket.get()
+    calls = len(bot.standin.calls_to("chat.postMessage"))
+    bot.standin.faults.error("chat.postMessage", "channel_not_found", times=2)
+    await bot.command("U0L1ANNA", L1_CHANNEL, "/ticket", f"reply SUP-{ticket.id} looking into it")
+    await bot.settle()
+    failed = await OutboxMessage.filter(status=OutboxStatus.FAILED).order_by("id")
+    assert [(f.channel_id, f.last_error) for f in failed] == [
+        (ACME_CHANNEL, "channel_not_found"),
+        (L1_CHANNEL, "channel_not_found"),
+    ]
+    assert len(bot.standin.calls_to("chat.postMessage")) == calls + 2
+    assert not delivery_notices(bot.ws, L1_CHANNEL)
 
 
 async def test_bot_removed_from_channel_rejoins_and_delivers(bot: Harness) -> None:

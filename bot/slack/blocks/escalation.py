@@ -198,7 +198,11 @@ def build_resolve_modal(
         ),
     ]
     return _modal(
-        CallbackId.MODAL_RESOLVE, f"Resolve {key}", "Resolve", blocks, _meta(ticket=ticket_id, key=key)
+        CallbackId.MODAL_RESOLVE,
+        f"Resolve {key}",
+        "Resolve",
+        blocks,
+        _meta(ticket=ticket_id, key=key, level=level),
     )
 
 

@@ -81,3 +81,20 @@ def build_status_modal(title: str, text: str) -> dict[str, Any]:
         blocks=[SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))],
     )
     return view.to_dict()
+
+
+WORKING_TEXT = (
+    "One moment: getting the form ready takes longer than usual. It appears here by itself; "
+    "nothing has been changed."
+)
+
+
+def build_working_modal() -> dict[str, Any]:
+    """The 'Working…' modal opened with a trigger while its form is still being prepared (then replaced)."""
+    view = View(
+        type="modal",
+        title=PlainTextObject(text="Working…"),
+        close=PlainTextObject(text="Close"),
+        blocks=[SectionBlock(text=MarkdownTextObject(text=WORKING_TEXT))],
+    )
+    return view.to_dict()
