@@ -66,7 +66,9 @@ def detect_priority(text: str, config: SupportConfig) -> tuple[str, str | None]:
 async def take_message(
     *, msg: InboundMessage, customer: Customer | None, config: SupportConfig
 ) -> IntakeResult:
-    """Turn a message in a customer channel into a ticket, a follow-up, a thread reply, or nothing."""
+    """Turn a message in a customer channel into a ticket, a follow-up, a thread reply, or nothing.
+
+    Call it inside a transaction (it locks the customer's row until the ticket is written)."""
     if not msg.text.strip():
         return IntakeResult(Outcome.IGNORED, reason="empty text")
     if await TicketMessage.exists(channel_id=msg.channel_id, ts=msg.ts) or await Ticket.exists(
@@ -83,6 +85,9 @@ async def take_message(
         return IntakeResult(Outcome.IGNORED, reason="internal user talking in a customer channel")
     if customer is None:
         return IntakeResult(Outcome.IGNORED, reason="no customer for this channel")
+    # One customer's messages are taken one at a time (PostgreSQL row lock; SQLite has one writer anyway):
+    # otherwise several messages sent at once each miss the others' new ticket and open one of their own.
+    await Customer.filter(id=customer.id).select_for_update().first()
     followup = await _open_followup_ticket(msg, config)
     if followup is not None:
         return await _add_reply(followup, msg, kind="followup")
