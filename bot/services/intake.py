@@ -228,6 +228,9 @@ async def _open_followup_ticket(msg: InboundMessage, config: SupportConfig) -> T
             status__in=list(OPEN_STATUSES),
             source=TicketSource.MESSAGE,
             last_customer_message_at__gte=since,
+            # Only a ticket opened before this message: deliveries can be processed out of order, and an
+            # earlier message is no follow-up of a later one.
+            created_at__lte=msg.at,
         )
         .order_by("-id")
         .prefetch_related("customer")
