@@ -145,11 +145,17 @@ class FormOpener:
             await update_modal(self.client, view_id=view_id, view=view)
 
     async def close_with(self, text: str, title: str = "Done") -> None:
-        """No form after all (the answer went elsewhere): an open Working modal shows `text` instead."""
+        """No form after all (the answer went elsewhere): an open Working modal shows `text` instead.
+
+        Never raises: the work is done and answered elsewhere, so a Working modal that could not be opened
+        (the trigger expired while the work waited) or updated must not turn that answer into an error."""
         self._finished = True
-        view_id = await self._working_view()
-        if view_id is not None:
-            await update_modal(self.client, view_id=view_id, view=build_status_modal(title, text))
+        try:
+            view_id = await self._working_view()
+            if view_id is not None:
+                await update_modal(self.client, view_id=view_id, view=build_status_modal(title, text))
+        except Exception as failure:  # noqa: BLE001 - logged; the real answer still goes out
+            log.info("the Working modal could not show %r: %s", title, failure)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -109,3 +109,31 @@ async def test_quick_forms_open_with_one_views_open(bot: Harness) -> None:
     opened = [c.args["view"].get("callback_id") for c in bot.standin.calls_to("views.open")]
     assert opened == ["ticket.escalate", "ticket.note"]
     assert not bot.standin.calls_to("views.update")
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="holds SQLite's write lock")
+async def test_direct_escalation_that_waited_past_the_trigger_still_says_escalated(database_url: str) -> None:
+    """`/escalate KEY reason` with the context there needs no form. When it waited for its turn longer than
+    the trigger lives, the Working modal cannot open any more: the person still hears it was escalated."""
+    from tests.harness import start_harness, stop_harness
+
+    h = await start_harness(database_url, settings_overrides={"work_concurrency": 1})
+    try:
+        await h.driver.post_message("U0ACMEJO", ACME_CHANNEL, "VPN drops every ten minutes")
+        await h.settle()
+        ticket = await Ticket.get()
+        key = f"SUP-{ticket.id}"
+        ticket.context = dict(L2_CONTEXT)
+        await ticket.save(update_fields=["context"])
+        holder = await _slow_database(h, database_url, key)  # the note holds the only work slot
+        command = await h.driver.slash_command(ANNA, L1_CHANNEL, "/escalate", f"{key} needs log analysis")
+        assert command.status == 200
+        await asyncio.to_thread(holder.join, HOLD + 5)
+        await h.settle()
+        await ticket.refresh_from_db()
+        assert ticket.level == "L2"
+        answers = [e.text for e in h.ws.ephemerals_for(ANNA)]
+        assert any(f"Escalated {key} to L2." in a for a in answers), answers
+        assert not any("no longer lets me open the form" in a for a in answers), answers
+    finally:
+        await stop_harness(h)
