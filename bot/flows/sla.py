@@ -18,13 +18,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot.flows.cards import render_card, stream_of
 from bot.runtime import Runtime
 from bot.services import tickets as ticket_service
-from bot.services.sla import engine
+from bot.services.sla import bulk, engine
 from bot.services.sla.bulk import insert_many
 from bot.services.sla.durations import format_duration
 from bot.services.sla.engine import Claimed, Firing
@@ -40,6 +41,7 @@ from bot.slack.blocks.sla import (
     sla_line,
     sla_summary_line,
 )
+from config.sla import AlertPolicy
 from models import OutboxMessage, OutboxStatus, Ticket, TicketCard, TimelineEntry
 from models.sla import ScheduledRun, SlaKind, SlaTimer
 from models.tickets import OPEN_STATUSES
@@ -142,7 +144,7 @@ def _outbox_row(
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Card:
     """The parts of a ticket card a notice needs."""
 
@@ -151,17 +153,28 @@ class _Card:
     channel_id: str
     outbox_id: int
     active: bool
+    ts: str | None  # the card's message ts, once posted
+
+
+_CARDS_SQL = (
+    'SELECT c.ticket_id, c.level, c.channel_id, c.outbox_id, c.active, o.result_ts FROM "ticket_cards" c'
+    ' LEFT JOIN "outbox" o ON o.id = c.outbox_id WHERE c.ticket_id {match} ORDER BY c.id'
+)
 
 
 async def _cards_of(ticket_ids: Iterable[int]) -> dict[int, list[_Card]]:
+    """Every card of the tickets with its posted ts (one query, by the ticket_cards index)."""
+    ids = list(ticket_ids)
     cards: dict[int, list[_Card]] = defaultdict(list)
-    rows = (
-        await TicketCard.filter(ticket_id__in=list(ticket_ids))
-        .order_by("id")
-        .values("ticket_id", "level", "channel_id", "outbox_id", "active")
-    )
-    for row in rows:
-        cards[row["ticket_id"]].append(_Card(**row))
+    if not ids:
+        return cards
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        _, rows = await conn.execute_query(_CARDS_SQL.format(match="= ANY($1::int[])"), [ids])
+    else:
+        _, rows = await conn.execute_query(_CARDS_SQL.format(match=f"IN ({', '.join('?' * len(ids))})"), ids)
+    for ticket_id, level, channel_id, outbox_id, active, ts in rows:
+        cards[ticket_id].append(_Card(ticket_id, level, channel_id, outbox_id, bool(active), ts))
     return cards
 
 
@@ -184,34 +197,60 @@ def _leads(rt: Runtime, level: str) -> tuple[str, ...]:
     return tuple(rt.config.sla.leads.get(level) or rt.config.leads)  # type: ignore[call-overload]
 
 
+# The columns the tick fills (the rest are NULL): one tuple per row, in this order.
+_POST_COLUMNS = (
+    "stream",
+    "method",
+    "channel_id",
+    "payload",
+    "thread_parent_id",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+_ENTRY_COLUMNS = ("ticket_id", "at", "actor_id", "kind", "data")
+
+
 async def _announce(rt: Runtime, claimed: Claimed, now: datetime) -> None:
-    """Record the notices, DMs and timeline entries of one claimed batch (bulk inserts)."""
+    """Record the notices, DMs and timeline entries of one claimed batch (one insert per table)."""
     cards = await _cards_of({f.ticket_id for f in claimed.firings})
-    card_ts = dict(
-        await OutboxMessage.filter(id__in=[c.outbox_id for cs in cards.values() for c in cs])
-        .filter(result_ts__isnull=False)
-        .values_list("id", "result_ts")
-    )
-    rows: list[dict[str, Any]] = []
-    entries: list[dict[str, Any]] = []
+    sqlite = bulk.is_sqlite()
+    at = bulk.stamp(now, sqlite=sqlite)
+    payload_json = bulk.encoder(OutboxMessage, "payload")
+    data_json = bulk.encoder(TimelineEntry, "data")
+    pending = OutboxStatus.PENDING.value
+    posts: list[tuple[Any, ...]] = []
+    entries: list[tuple[Any, ...]] = []
     actor = rt.bot_user_id or engine.SYSTEM_ACTOR
+    # The same few answers for every firing of a wave: looked up once per batch.
+    policies: dict[str, AlertPolicy] = {}
+    groups: dict[tuple[str, str], tuple[str, ...]] = {}
+    days: dict[str, bool] = {}
+
+    def post(stream: str, channel: str, payload: dict[str, Any], parent: int | None) -> None:
+        body = payload_json({**payload, "channel": channel})
+        posts.append((stream, "chat.postMessage", channel, body, parent, pending, 0, at, at))
+
     for firing in claimed.firings:
         ticket = claimed.tickets[firing.ticket_id]
         card = _card_for(cards[ticket.id], firing.level)
         channel = card.channel_id if card else rt.config.levels[firing.level].channel  # type: ignore[index]
-        policy = rt.config.sla.alerts.for_priority(firing.priority)
-        actions = set(policy.breach if firing.is_breach else policy.warning)
-        group = _group_pings(rt, channel, firing.level)
-        pings: list[str] = []
+        policy = policies.get(firing.priority)
+        if policy is None:
+            policy = policies[firing.priority] = rt.config.sla.alerts.for_priority(firing.priority)
+        actions = policy.breach if firing.is_breach else policy.warning
+        group = groups.get((channel, firing.level))
+        if group is None:
+            group = groups[(channel, firing.level)] = _group_pings(rt, channel, firing.level)
+        pings: tuple[str, ...] = ()
         if "group" in actions or ("assignee" in actions and not ticket.assignee_id):
             pings += group  # nobody to DM: the level hears it
         if "leads" in actions:
             pings += _leads(rt, firing.level)
-        link = (
-            rt.permalink(card.channel_id, card_ts[card.outbox_id])
-            if card and card.outbox_id in card_ts
-            else None
-        )
+        use_days = days.get(firing.calendar)
+        if use_days is None:
+            use_days = days[firing.calendar] = rt.config.sla.is_24x7(firing.calendar)
         notice = Notice(
             key=rt.key(ticket.id),
             customer_name=ticket.customer_name,
@@ -225,8 +264,8 @@ async def _announce(rt: Runtime, claimed: Claimed, now: datetime) -> None:
             due_at=firing.due_at,
             late=firing.late,
             missed=firing.missed,
-            use_days=rt.config.sla.is_24x7(firing.calendar),
-            pings=tuple(pings),
+            use_days=use_days,
+            pings=pings,
             note=_escalation_note(ticket.level) if firing.escalate else None,
         )
         stream = stream_of(ticket)  # type: ignore[arg-type]  # it only needs the id
@@ -234,33 +273,16 @@ async def _announce(rt: Runtime, claimed: Claimed, now: datetime) -> None:
             payload = build_sla_notice(notice)
             if firing.is_breach and card is not None:
                 payload["reply_broadcast"] = True
-            rows.append(
-                _outbox_row(
-                    stream=stream,
-                    method="chat.postMessage",
-                    channel_id=channel,
-                    payload=payload,
-                    now=now,
-                    thread_parent_id=card.outbox_id if card else None,
-                )
-            )
+            post(stream, channel, payload, card.outbox_id if card else None)
         if "assignee" in actions and ticket.assignee_id:
-            dm = build_sla_notice(replace(notice, pings=(), card_link=link))
-            rows.append(
-                _outbox_row(
-                    stream=stream,
-                    method="chat.postMessage",
-                    channel_id=ticket.assignee_id,
-                    payload=dm,
-                    now=now,
-                )
+            link = rt.permalink(card.channel_id, card.ts) if card and card.ts else None
+            post(
+                stream, ticket.assignee_id, build_sla_notice(replace(notice, pings=(), card_link=link)), None
             )
         kind = "sla_nudge" if firing.is_nudge else "sla_breached" if firing.is_breach else "sla_warning"
-        entries.append(
-            {"ticket_id": ticket.id, "at": now, "actor_id": actor, "kind": kind, "data": _firing_data(firing)}
-        )
-    await insert_many(OutboxMessage, rows)
-    await insert_many(TimelineEntry, entries)
+        entries.append((ticket.id, at, actor, kind, data_json(_firing_data(firing))))
+    await bulk.insert_rows(OutboxMessage, _POST_COLUMNS, posts)
+    await bulk.insert_rows(TimelineEntry, _ENTRY_COLUMNS, entries)
 
 
 # The SLA lines of the tickets being re-rendered, computed in one query (render_card asks per ticket).
