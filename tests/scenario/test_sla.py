@@ -409,7 +409,8 @@ async def _race_two_workers(
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot.bench.sla",
+            "bot.bench",
+            "sla",
             "worker",
             *args,
             cwd=REPO,
