@@ -127,6 +127,11 @@ def is_unavailable(error: BaseException) -> bool:
     ) or (type(error).__module__.startswith("asyncpg") and "Connection" in type(error).__name__)
 
 
+def dialect() -> str:
+    """'sqlite' or 'postgres' for the default connection."""
+    return connections.get("default").capabilities.dialect
+
+
 class WalCheckpointer:
     """Copies SQLite's WAL back into the database file from a connection and thread of its own (PASSIVE:
     it never waits for, nor blocks, the bot's writes), so commits do not pay for checkpoints."""
@@ -161,8 +166,3 @@ class WalCheckpointer:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
-
-
-def dialect() -> str:
-    """'sqlite' or 'postgres' for the default connection."""
-    return connections.get("default").capabilities.dialect
