@@ -13,7 +13,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +24,8 @@ from tortoise.transactions import in_transaction
 
 from bot import db
 from bot.flows.cards import render_card, stream_of
+from bot.flows.escalation import auto_escalate
+from bot.flows.sla_card import known_lines, line_for
 from bot.runtime import Runtime
 from bot.services import tickets as ticket_service
 from bot.services.sla import bulk, engine
@@ -40,8 +41,6 @@ from bot.slack.blocks.sla import (
     build_sla_notice,
     build_sla_overview,
     build_sla_view,
-    sla_line,
-    sla_summary_line,
 )
 from config.sla import AlertPolicy
 from models import OutboxMessage, OutboxStatus, Ticket, TicketCard, TimelineEntry
@@ -317,10 +316,6 @@ async def _announce(rt: Runtime, claimed: Claimed, now: datetime) -> None:
     await bulk.insert_rows(TimelineEntry, _ENTRY_COLUMNS, entries)
 
 
-# The SLA lines of the tickets being re-rendered, computed in one query (render_card asks per ticket).
-_LINES: ContextVar[dict[int, str | None] | None] = ContextVar("sla_card_lines", default=None)
-
-
 async def refresh_stale_cards(rt: Runtime, *, limit: int = 200) -> int:
     """Re-render the cards of tickets whose timers changed state (chat.update through the outbox)."""
     async with in_transaction():
@@ -334,8 +329,7 @@ async def refresh_stale_cards(rt: Runtime, *, limit: int = 200) -> int:
         timers: dict[int, list[SlaTimer]] = defaultdict(list)
         for timer in await SlaTimer.filter(ticket_id__in=ticket_ids):
             timers[timer.ticket_id].append(timer)
-        token = _LINES.set({t: _line(timers[t]) for t in ticket_ids})
-        try:
+        with known_lines({t: line_for(timers[t]) for t in ticket_ids}):  # one query, not one per card
             now = rt.clock.now()
             rows = [
                 _outbox_row(
@@ -349,8 +343,6 @@ async def refresh_stale_cards(rt: Runtime, *, limit: int = 200) -> int:
                 for ticket in tickets
                 if (card := active.get(ticket.id)) is not None
             ]
-        finally:
-            _LINES.reset(token)
         await insert_many(OutboxMessage, rows)
     rt.sender.wake()
     return len(ticket_ids)
@@ -430,10 +422,6 @@ async def _escalate_or_ping(rt: Runtime, ticket: Ticket, timer: SlaTimer, level:
 
 async def _auto_escalate(rt: Runtime, *, ticket_id: int, reason: str) -> bool:
     """The escalation flow's auto_escalate, inside our transaction (so claim and escalation commit together)."""
-    try:
-        from bot.flows.escalation import auto_escalate  # escalation imports cards, which imports this module
-    except ImportError:
-        return False
     return await auto_escalate(rt, ticket_id=ticket_id, reason=reason)
 
 
@@ -464,23 +452,6 @@ async def _ping_leads(rt: Runtime, ticket: Ticket, *, label: str, level: str, wh
 # ------------------------------------------------------------------------------------------------
 # Views
 # ------------------------------------------------------------------------------------------------
-
-
-async def card_sla_line(ticket: Ticket) -> str | None:
-    """The ticket card's SLA line: the most urgent running (or paused) timer, or how it ended."""
-    cached = _LINES.get()
-    if cached is not None and ticket.id in cached:
-        return cached[ticket.id]
-    return _line(await engine.ticket_timers(ticket_id=ticket.id))
-
-
-def _line(timers: list[SlaTimer]) -> str | None:
-    if not timers:
-        return None
-    urgent = engine.most_urgent(timers)
-    if urgent is not None:
-        return sla_line(engine.timer_status(urgent, config=None, now=None))
-    return sla_summary_line([engine.timer_status(t, config=None, now=None) for t in timers])
 
 
 async def show_sla(rt: Runtime, *, key_text: str, viewer: Viewer) -> dict[str, Any]:
