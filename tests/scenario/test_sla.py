@@ -36,7 +36,7 @@ from tests.harness import TOKEN, Harness, start_harness, stop_harness
 
 ANNA, CARL, JO = "U0L1ANNA", "U0L2CARL", "U0ACMEJO"
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin
-M, S = timedelta(minutes=1), timedelta(seconds=1)
+H, M, S = timedelta(hours=1), timedelta(minutes=1), timedelta(seconds=1)
 
 # Acme is on gold (24x7). P3: first response 10m, resolution 1h. P1: 2m / 15m, breach escalates.
 SLA: dict[str, Any] = {
@@ -465,3 +465,32 @@ async def test_two_processes_on_one_sqlite_file_send_each_reminder_exactly_once(
     database_url = f"sqlite://{tmp_path}/race.sqlite3"
     results, tickets = await _race_two_workers(database_url, clock)
     await _assert_each_reminder_once(database_url, results, tickets)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Who changed the clocks, and the end of a wait without a customer reply
+
+
+async def sla_entries(ticket: Ticket, kind: str) -> list[TimelineEntry]:
+    return await TimelineEntry.filter(ticket_id=ticket.id, kind=kind).order_by("id")
+
+
+async def test_the_timeline_names_the_agent_who_changed_the_clocks(
+    sla_bot: Harness, clock: FrozenClock
+) -> None:
+    h = sla_bot
+    ticket, _ = await open_ticket(h)
+    key = f"SUP-{ticket.id}"
+    clock.set(T0 + 1 * M)
+    assert "now P1" in (await h.command(ANNA, L1_CHANNEL, "/ticket", f"priority {key} P1")).text
+    clock.set(T0 + 90 * S)
+    assert "Sent to the customer" in (await h.command(ANNA, L1_CHANNEL, "/ticket", f"reply {key} On it")).text
+    clock.set(T0 + 2 * M)
+    assert "is waiting on the customer" in (await h.command(ANNA, L1_CHANNEL, "/ticket", f"wait {key}")).text
+    retargeted, met, paused = (
+        await sla_entries(ticket, "sla_retargeted"),
+        await sla_entries(ticket, "sla_met"),
+        await sla_entries(ticket, "sla_paused"),
+    )
+    assert [e.actor_id for e in retargeted + met + paused] == [ANNA, ANNA, ANNA]
+    assert (retargeted[0].data["to"], met[0].data["timer"]) == ("P1", "first_response")
