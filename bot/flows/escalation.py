@@ -289,6 +289,19 @@ async def set_waiting(rt: Runtime, *, ticket_id: int, actor: Actor) -> Ticket:
     return ticket
 
 
+async def end_waiting(rt: Runtime, *, ticket_id: int, actor: Actor) -> Ticket:
+    """Waiting on the customer ends without their reply (an agent says so): the paused clocks run again."""
+    ticket = await load_for(rt, ticket_id, actor)
+    require(actor, Action.WAIT, ticket)
+    now = rt.clock.now()
+    async with in_transaction():
+        await svc.end_waiting(ticket=ticket, key=rt.key(ticket.id), actor_id=actor.user_id, at=now)
+        await refresh_active_card(rt, ticket, now)
+        await _sla(ticket, "RESUMED", rt, now, actor_id=actor.user_id)
+    await _done(rt)
+    return ticket
+
+
 async def set_priority(rt: Runtime, *, ticket_id: int, actor: Actor, priority: str) -> Ticket:
     """Change the priority."""
     ticket = await load_for(rt, ticket_id, actor)

@@ -494,3 +494,62 @@ async def test_the_timeline_names_the_agent_who_changed_the_clocks(
     )
     assert [e.actor_id for e in retargeted + met + paused] == [ANNA, ANNA, ANNA]
     assert (retargeted[0].data["to"], met[0].data["timer"]) == ("P1", "first_response")
+
+
+async def test_an_agent_ends_the_wait_and_the_pause_is_on_the_timeline(
+    sla_bot: Harness, clock: FrozenClock
+) -> None:
+    h = sla_bot
+    ticket, card = await open_ticket(h)  # P3: resolution 1h
+    key = f"SUP-{ticket.id}"
+    clock.set(T0 + 10 * M)
+    await h.command(ANNA, L1_CHANNEL, "/ticket", f"wait {key}")
+    assert (await timer(ticket, SlaKind.RESOLUTION)).state == SlaState.PAUSED
+    clock.set(T0 + 40 * M)
+    answer = await h.command(ANNA, L1_CHANNEL, "/ticket", f"wait {key} off")
+    assert "no longer waiting" in answer.text
+    assert (await Ticket.get(id=ticket.id)).status == "open"
+    resolution = await timer(ticket, SlaKind.RESOLUTION)
+    assert (resolution.state, resolution.paused_at) == (SlaState.RUNNING, None)
+    assert resolution.due_at == T0 + 1 * H + 30 * M  # the 30 minutes of waiting did not count
+    (resumed,) = await sla_entries(ticket, "sla_resumed")
+    assert resumed.actor_id == ANNA
+    assert (resumed.data["cause"], resumed.data["paused_s"], resumed.data["paused_business_s"]) == (
+        "waiting ended",
+        30 * 60,
+        30 * 60,
+    )
+    assert await TimelineEntry.filter(ticket_id=ticket.id, kind="waiting_ended", actor_id=ANNA).count() == 1
+    await tick(h)  # the card shows the running clock again
+    assert "SLA paused" not in strings(h, h.ws.message(L1_CHANNEL, card.ts))
+    again = await h.command(ANNA, L1_CHANNEL, "/ticket", f"wait {key} off")
+    assert "is not waiting on the customer" in again.text
+    assert len(await sla_entries(ticket, "sla_resumed")) == 1
+
+
+async def test_resolving_a_waiting_ticket_ends_the_pause_on_the_timeline(
+    sla_bot: Harness, clock: FrozenClock
+) -> None:
+    h = sla_bot
+    ticket, _ = await open_ticket(h)
+    key = f"SUP-{ticket.id}"
+    clock.set(T0 + 10 * M)
+    await h.command(ANNA, L1_CHANNEL, "/ticket", f"wait {key}")
+    clock.set(T0 + 25 * M)
+    await h.command(ANNA, L1_CHANNEL, "/resolve", key)
+    form = h.ws.open_views(ANNA)[-1]
+    result = await h.driver.submit_view(
+        ANNA, form.id, {"resolve_solution": {"resolve.solution": "Restarted it."}}
+    )
+    assert result.status == 200 and not result.view_errors
+    await h.settle()
+    (resumed,) = await sla_entries(ticket, "sla_resumed")
+    assert (resumed.actor_id, resumed.data["cause"], resumed.data["paused_s"]) == (ANNA, "resolved", 15 * 60)
+    resolution = await timer(ticket, SlaKind.RESOLUTION)
+    assert (resolution.state, resolution.paused_at, resolution.elapsed_us) == (
+        SlaState.MET,
+        None,
+        10 * 60 * 10**6,
+    )
+    met = [e for e in await sla_entries(ticket, "sla_met") if e.data["timer"] == "resolution"]
+    assert len(met) == 1 and met[0].actor_id == ANNA and met[0].data["used_s"] == 10 * 60

@@ -447,6 +447,7 @@ async def on_ticket_event(
         change.resume(WAITING, cause="waiting ended")
         change.activity()
     elif event == SlaEvent.RESOLVED:
+        change.resume(WAITING, cause="resolved")  # resolved while waiting: the pause ends here
         change.meet(SlaKind.RESOLUTION)
         for kind in (
             SlaKind.FIRST_RESPONSE,
@@ -478,6 +479,7 @@ async def on_ticket_event(
             change.meet(OLA_KINDS[level])
         change.activity()
     elif event == SlaEvent.CLOSED:
+        change.resume(WAITING, cause="closed")
         for kind in list(change.timers):
             change.stop(kind, "closed")
     # The next tick re-renders the card (the flow may have rendered it before calling us). A new ticket's
