@@ -228,19 +228,9 @@ def _leads(rt: Runtime, level: str) -> tuple[str, ...]:
     return tuple(rt.config.sla.leads.get(level) or rt.config.leads)  # type: ignore[call-overload]
 
 
-# The columns the tick fills (the rest are NULL): one tuple per row, in this order.
-_POST_COLUMNS = (
-    "stream",
-    "method",
-    "channel_id",
-    "payload",
-    "thread_parent_id",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "created_at",
-)
-_ENTRY_COLUMNS = ("ticket_id", "at", "actor_id", "kind", "data")
+# The columns the tick fills per row, in this order (the rest are NULL or the same for the whole batch).
+_POST_COLUMNS = ("stream", "channel_id", "payload", "thread_parent_id")
+_ENTRY_COLUMNS = ("ticket_id", "kind", "data")
 
 
 async def _announce(rt: Runtime, claimed: Claimed, now: datetime) -> None:
@@ -260,8 +250,7 @@ async def _announce(rt: Runtime, claimed: Claimed, now: datetime) -> None:
     days: dict[str, bool] = {}
 
     def post(stream: str, channel: str, payload: dict[str, Any], parent: int | None) -> None:
-        body = payload_json({**payload, "channel": channel})
-        posts.append((stream, "chat.postMessage", channel, body, parent, pending, 0, at, at))
+        posts.append((stream, channel, payload_json({**payload, "channel": channel}), parent))
 
     for firing in claimed.firings:
         ticket = claimed.tickets[firing.ticket_id]
@@ -311,9 +300,20 @@ async def _announce(rt: Runtime, claimed: Claimed, now: datetime) -> None:
                 stream, ticket.assignee_id, build_sla_notice(replace(notice, pings=(), card_link=link)), None
             )
         kind = "sla_nudge" if firing.is_nudge else "sla_breached" if firing.is_breach else "sla_warning"
-        entries.append((ticket.id, at, actor, kind, data_json(_firing_data(firing))))
-    await bulk.insert_rows(OutboxMessage, _POST_COLUMNS, posts)
-    await bulk.insert_rows(TimelineEntry, _ENTRY_COLUMNS, entries)
+        entries.append((ticket.id, kind, data_json(_firing_data(firing))))
+    await bulk.insert_rows(
+        OutboxMessage,
+        _POST_COLUMNS,
+        posts,
+        same={
+            "method": "chat.postMessage",
+            "status": pending,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": at,
+        },
+    )
+    await bulk.insert_rows(TimelineEntry, _ENTRY_COLUMNS, entries, same={"at": at, "actor_id": actor})
 
 
 async def refresh_stale_cards(rt: Runtime, *, limit: int = 200) -> int:

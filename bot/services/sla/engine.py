@@ -582,7 +582,7 @@ _CLAIM_SQL = (
 )
 _CLAIM_POSTGRES = _CLAIM_SQL.format(now="$1", limit="$2") + " FOR UPDATE OF t SKIP LOCKED"
 _CLAIM_SQLITE = _CLAIM_SQL.format(now="?", limit="?")
-_PENDING_COLUMNS = ("work", "ticket_id", "timer_id", "level", "created_at")
+_PENDING_COLUMNS = ("work", "ticket_id", "timer_id", "level")
 _DATETIME_AT = frozenset(
     _TIMER_COLUMNS.index(c) for c in ("run_started_at", "due_at", "next_fire_at", "breached_at", "stopped_at")
 )
@@ -681,11 +681,11 @@ async def claim_due(*, now: datetime, config: SupportConfig, limit: int = 500) -
             continue
         firings.append(firing)
         if not firing.is_nudge:  # the card shows the timer's new state
-            work.append((SlaWork.CARD.value, row.ticket_id, None, None, at))
+            work.append((SlaWork.CARD.value, row.ticket_id, None, None))
         if firing.escalate:
-            work.append((SlaWork.ESCALATE.value, row.ticket_id, row.id, tickets[row.ticket_id].level, at))
+            work.append((SlaWork.ESCALATE.value, row.ticket_id, row.id, tickets[row.ticket_id].level))
     await _write_back(rows, now=now, postgres=postgres)
-    await insert_rows(SlaPending, _PENDING_COLUMNS, work)
+    await insert_rows(SlaPending, _PENDING_COLUMNS, work, same={"created_at": at})
     return Claimed(firings, tickets, len(rows))
 
 
