@@ -101,7 +101,12 @@ async def sla_tick(
     while True:
         if await _record_batch(rt, report, batch=batch):  # a full batch: maybe more are due
             extra = lanes if db.dialect() == "postgres" else 1
-            await asyncio.gather(*(_record_lane(rt, report, batch, out_of_time) for _ in range(extra)))
+            results = await asyncio.gather(
+                *(_record_lane(rt, report, batch, out_of_time) for _ in range(extra)), return_exceptions=True
+            )
+            for result in results:  # raised once every lane has finished (committed or rolled back)
+                if isinstance(result, BaseException):
+                    raise result
         if report.more or out_of_time():
             report.more = True
             break
