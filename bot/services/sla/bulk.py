@@ -9,6 +9,8 @@ connection (inside its transaction).
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import Enum
@@ -154,7 +156,11 @@ def stamp(value: datetime | None, *, sqlite: bool) -> Any:
 
 
 def encoder(model: type[Model], name: str) -> Callable[[Any], str]:
-    """The JSON encoder tortoise uses for a JSON field (same text as the ORM would store)."""
+    """The JSON encoder tortoise uses for a JSON field (same text as the ORM would store). When that is
+    json.dumps with fixed options, one JSONEncoder with those options (json.dumps builds one per call)."""
     field = model._meta.fields_map[name]
     assert isinstance(field, JSONField), f"{model.__name__}.{name} is not a JSON field"
-    return field.encoder  # type: ignore[return-value]
+    dumps = field.encoder
+    if isinstance(dumps, functools.partial) and dumps.func is json.dumps and not dumps.args:
+        return json.JSONEncoder(**dumps.keywords).encode
+    return dumps  # type: ignore[return-value]

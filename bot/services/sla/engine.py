@@ -616,14 +616,17 @@ _WRITE_BACK_SQLITE = (
 )
 
 
-def _parse_claimed(records: list[Any]) -> tuple[list[DueTimer], dict[int, TicketInfo]]:
+def _parse_claimed(records: list[Any], *, postgres: bool) -> tuple[list[DueTimer], dict[int, TicketInfo]]:
     """The claim's rows as DueTimers and the TicketInfo of their tickets."""
     rows: list[DueTimer] = []
     tickets: dict[int, TicketInfo] = {}
     thresholds: dict[str, list[int]] = {}  # the same few JSON texts over and over (not mutated)
     width = len(_TIMER_COLUMNS)
     for record in records:
-        values = [_from_db(record[i]) if i in _DATETIME_AT else record[i] for i in range(width)]
+        if postgres:  # asyncpg hands over datetimes already
+            values = list(record[:width])
+        else:  # SQLite: tortoise's UTC text
+            values = [_from_db(record[i]) if i in _DATETIME_AT else record[i] for i in range(width)]
         raw = values[_THRESHOLDS_AT]
         if isinstance(raw, str):  # JSON text (PostgreSQL jsonb and SQLite alike, without a codec)
             values[_THRESHOLDS_AT] = thresholds.get(raw) or thresholds.setdefault(raw, json.loads(raw))
@@ -667,7 +670,7 @@ async def claim_due(*, now: datetime, config: SupportConfig, limit: int = 500) -
         _, records = await conn.execute_query(_CLAIM_SQLITE, [_sqlite_text(now), limit])
     if not records:
         return Claimed([], {}, 0)
-    rows, tickets = _parse_claimed(records)
+    rows, tickets = _parse_claimed(records, postgres=postgres)
     firings: list[Firing] = []
     work: list[tuple[Any, ...]] = []  # follow-up work (_PENDING_COLUMNS)
     at = now if postgres else _sqlite_text(now)
