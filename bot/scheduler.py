@@ -28,6 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot import db
 from bot.flows import kb as kb_flows
 from bot.flows import reports as report_flows
 from bot.flows import sla as sla_flows
@@ -44,6 +45,7 @@ KB_REVIEW_JOB = "kb.review"
 KB_WARM_UP_TASK = "kb.warm_up"
 DIGEST_JOB = "reports.digest"
 DIGEST_RETRY_JOB = "reports.digest.retry"
+CHECKPOINT_JOB = "db.checkpoint"
 
 TickHook = Callable[[TickReport], None]
 
@@ -72,6 +74,7 @@ class BotScheduler:
         self._idle = asyncio.Event()
         self._idle.set()
         self.ticks = 0
+        self._checkpointer: db.WalCheckpointer | None = None
 
     async def start(self) -> None:
         """Add the jobs and start; the first tick runs at once (it sends what fell due while we were down)."""
@@ -133,6 +136,17 @@ class BotScheduler:
                     func, when, args=[self.rt], id=job_id, replace_existing=True, coalesce=True,
                     max_instances=1, misfire_grace_time=3600,
                 )  # fmt: skip
+        self._checkpointer = db.WalCheckpointer.for_current()
+        if self._checkpointer is not None:  # SQLite: checkpoints off the commit path (see bot/db.py)
+            scheduler.add_job(
+                self.checkpoint,
+                "interval",
+                seconds=1,
+                id=CHECKPOINT_JOB,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+            )
         scheduler.start()
         # Build this replica's KB index now, so the first ticket's suggestions don't wait for it. A task of
         # ours, not a scheduler job: `stop` cancels it at once (a build is in-memory work with nothing to
@@ -161,6 +175,9 @@ class BotScheduler:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
 
     def _count_jobs(self, event: JobEvent) -> None:
         """Jobs in flight (so `stop` can wait for them)."""
@@ -226,6 +243,11 @@ class BotScheduler:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(_log_task_failure)
+
+    async def checkpoint(self) -> None:
+        """Copy SQLite's WAL into the database file, in a thread (commits never wait for it)."""
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.checkpoint)
 
     async def overview(self) -> None:
         """The daily overview (posted once per day across processes)."""

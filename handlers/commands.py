@@ -28,7 +28,7 @@ TICKET_USAGE = (
     "• `/ticket {p}-42` (or `42`, `#42`) shows a ticket\n"
     "• `/ticket new <problem>` opens a ticket for the customer of this shared channel\n"
     "• `/ticket list [mine|level|customer <name>]` lists open tickets\n"
-    "• `/ticket priority {p}-42 P1..P4` · `/ticket wait {p}-42` (waiting on customer)\n"
+    "• `/ticket priority {p}-42 P1..P4` · `/ticket wait {p}-42 [off]` (waiting on customer, or no longer)\n"
     "• `/ticket note {p}-42 <text>` internal note · `/ticket reply {p}-42 <text>` answer the customer\n"
     "Moving tickets: `/escalate`, `/deescalate`, `/claim`, `/assign`, `/unassign`, `/resolve`, `/reopen` "
     "(each with `help`)."
@@ -84,7 +84,7 @@ async def handle_ticket_command(ack: AsyncAck, command: dict[str, Any], context:
             await ack(**await viewing.list_tickets(rt, actor=actor, args=rest))
             return
         usage = f"Usage: `/ticket {sub} {prefix}-42" + (
-            " P1..P4`" if sub == "priority" else " <text>`" if sub in ("note", "reply") else "`"
+            " P1..P4`" if sub == "priority" else " <text>`" if sub in ("note", "reply") else " [off]`"
         )
         ticket_id, text = split_key(rest, prefix, usage)
         if ticket_id is None:
@@ -93,6 +93,9 @@ async def handle_ticket_command(ack: AsyncAck, command: dict[str, Any], context:
         if sub == "priority":
             await escalation.set_priority(rt, ticket_id=ticket_id, actor=actor, priority=text)
             answer = f"{key} is now {text.upper()}."
+        elif sub == "wait" and text.strip().lower() == "off":
+            await escalation.end_waiting(rt, ticket_id=ticket_id, actor=actor)
+            answer = f"{key} is no longer waiting on the customer; its SLA clocks run again."
         elif sub == "wait":
             await escalation.set_waiting(rt, ticket_id=ticket_id, actor=actor)
             answer = f"{key} is waiting on the customer; their next reply reopens it."

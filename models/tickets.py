@@ -135,6 +135,8 @@ class TicketCard(Model):
 
     class Meta:
         table = "ticket_cards"
+        # A ticket's cards are looked up by ticket (every flow that updates a card, every SLA notice).
+        indexes = (("ticket_id", "active"),)
 
 
 class TimelineEntry(Model):

@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "escalate": ("bot.bench.escalate", "/escalate SUP-N reason commands: the bot next to bare Bolt (pbr)"),
     "faults": ("bot.bench.faults", "burst with 429s/500s and a SIGKILL + restart: lost, duplicated, delay"),
     "kb": ("bot.bench.kb", "KB import -> index -> stackfaq P@1/MRR/Hit@3 and search latency at 125/10k"),
+    "sla": ("bot.bench.sla", "N open SLA timers, a share due at once: lateness p50/p99, RSS, lost/doubled"),
 }
 
 

@@ -1,15 +1,15 @@
-"""`python -m bot.bench.sla`: many open SLA timers in the database, a share of them due at the same moment.
+"""`python -m bot.bench sla`: many open SLA timers in the database, a share of them due at the same moment.
 
 The bot's own scheduler (bot/scheduler.py, real clock) runs the tick; the benchmark reports how late the
 reminders were recorded (from the instant each fell due to the commit of its notice in the outbox), how
 long ticks took, how much the process's memory grew, and whether any reminder was lost or doubled (outbox
 and timeline rows, counted in the database; Slack is not involved, the outbox sender is not started).
 
-    python -m bot.bench.sla --database sqlite --tickets 100000 --due 1000
-    python -m bot.bench.sla --database postgres --tickets 1000000 --due 10000 --processes 2
+    python -m bot.bench sla --database sqlite --tickets 100000 --due 1000
+    python -m bot.bench sla --database postgres --tickets 1000000 --due 10000 --processes 2
 
 `worker` runs ticks in a separate process against an existing database (also used by the tests that race
-two processes): `python -m bot.bench.sla worker --database-url URL [--at ISO] [--start-at EPOCH]`.
+two processes): `python -m bot.bench sla worker --database-url URL [--at ISO] [--start-at EPOCH]`.
 """
 
 from __future__ import annotations
@@ -503,7 +503,7 @@ async def _run_workers(
     ]
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.bench.sla", "worker", *args, cwd=REPO_ROOT, stdout=subprocess.PIPE
+            sys.executable, "-m", "bot.bench", "sla", "worker", *args, cwd=REPO_ROOT, stdout=subprocess.PIPE
         )
         for _ in range(options.processes)
     ]
@@ -580,7 +580,7 @@ async def run_worker(options: argparse.Namespace) -> dict[str, Any]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Options of the benchmark and of the worker."""
-    parser = argparse.ArgumentParser(prog="python -m bot.bench.sla", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bot.bench sla", description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--database-url", help=f"PostgreSQL server (default {DEFAULT_POSTGRES_URL})")
     parser.add_argument("--tickets", type=int, default=100_000, help="open tickets, two timers each (100000)")
@@ -596,7 +596,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def parse_worker_args(argv: Sequence[str]) -> argparse.Namespace:
     """Options of `worker`."""
-    parser = argparse.ArgumentParser(prog="python -m bot.bench.sla worker")
+    parser = argparse.ArgumentParser(prog="python -m bot.bench sla worker")
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--at", help="frozen clock time (ISO); tick until nothing is due")
     parser.add_argument("--start-at", type=float, help="wall-clock epoch to start at (lines up processes)")

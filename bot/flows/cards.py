@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.flows import home
+from bot.flows.sla_card import card_sla_line
 from bot.runtime import Runtime
 from bot.services import escalation as svc
 from bot.slack import outbox
@@ -83,14 +84,6 @@ async def _last_reason(ticket: Ticket, level: str) -> str | None:
     return (entry.data or {}).get("reason") if entry and (entry.data or {}).get("to") == level else None
 
 
-async def _sla_line(ticket: Ticket) -> str | None:
-    try:
-        from bot.flows.sla import card_sla_line  # the SLA engine adds it; optional until then
-    except ImportError:
-        return None
-    return await card_sla_line(ticket)
-
-
 async def render_card(
     rt: Runtime, ticket: Ticket, card: TicketCard, *, pings: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -111,7 +104,7 @@ async def render_card(
             "reason": await _last_reason(ticket, card.level) if card.level != "L1" else None,
             "state_note": card.note,
             "buttons": BUTTONS.get(card.level, ()),
-            "sla_line": await _sla_line(ticket) if is_current else None,
+            "sla_line": await card_sla_line(ticket) if is_current else None,
         }
     )
     return build_ticket_card(data)

@@ -24,6 +24,7 @@ from bot.flows.cards import (
 from bot.runtime import Runtime
 from bot.services import escalation as svc
 from bot.services.permissions import Action, Actor, decide
+from bot.services.sla.engine import SlaEvent, on_ticket_event
 from bot.slack import outbox
 from bot.slack.blocks.customer import build_customer_reply, build_customer_update, build_resolution_message
 from bot.slack.blocks.escalation import build_draft_review, build_internal_line
@@ -95,12 +96,15 @@ def _when(now: datetime) -> str:
     return slack_date(now.timestamp(), "{time}", fallback=now.strftime("%H:%M UTC"))
 
 
-async def _sla(ticket: Ticket, event: str, rt: Runtime, now: datetime, level: str | None = None) -> None:
-    try:
-        from bot.services.sla.engine import SlaEvent, on_ticket_event
-    except ImportError:
-        return
-    await on_ticket_event(ticket, SlaEvent[event], at=now, config=rt.config, level=level)
+async def _sla(
+    ticket: Ticket,
+    event: str,
+    rt: Runtime,
+    now: datetime,
+    level: str | None = None,
+    actor_id: str | None = None,
+) -> None:
+    await on_ticket_event(ticket, SlaEvent[event], at=now, config=rt.config, level=level, actor_id=actor_id)
 
 
 async def _done(rt: Runtime) -> None:
@@ -159,7 +163,7 @@ async def escalate(
                 build_customer_update(language=_language(rt, ticket), name="forwarded", key=key),
                 now,
             )
-        await _sla(ticket, "ESCALATED", rt, now, level=to_level)
+        await _sla(ticket, "ESCALATED", rt, now, level=to_level, actor_id=actor.user_id)
         await kb_flows.suggest_for_ticket(rt, ticket, stage=f"escalated_{to_level}", now=now)
     await _done(rt)
     return ticket
@@ -233,7 +237,7 @@ async def hand_back(
             f"⬇️ *Hand-back from {from_level}* by {mention(actor.user_id)}:\n{quote(summary, 2800)}",
             now,
         )
-        await _sla(ticket, "HANDED_BACK", rt, now, level=to_level)
+        await _sla(ticket, "HANDED_BACK", rt, now, level=to_level, actor_id=actor.user_id)
     await _done(rt)
     return ticket
 
@@ -267,7 +271,7 @@ async def assign(rt: Runtime, *, ticket_id: int, actor: Actor, assignee_id: str 
                 payload=build_internal_line(text),
                 now=now,
             )
-            await _sla(ticket, "CLAIMED", rt, now, level=ticket.level)
+            await _sla(ticket, "CLAIMED", rt, now, level=ticket.level, actor_id=actor.user_id)
     await _done(rt)
     return ticket
 
@@ -280,7 +284,20 @@ async def set_waiting(rt: Runtime, *, ticket_id: int, actor: Actor) -> Ticket:
     async with in_transaction():
         await svc.set_waiting(ticket=ticket, key=rt.key(ticket.id), actor_id=actor.user_id, at=now)
         await refresh_active_card(rt, ticket, now)
-        await _sla(ticket, "WAITING", rt, now)
+        await _sla(ticket, "WAITING", rt, now, actor_id=actor.user_id)
+    await _done(rt)
+    return ticket
+
+
+async def end_waiting(rt: Runtime, *, ticket_id: int, actor: Actor) -> Ticket:
+    """Waiting on the customer ends without their reply (an agent says so): the paused clocks run again."""
+    ticket = await load_for(rt, ticket_id, actor)
+    require(actor, Action.WAIT, ticket)
+    now = rt.clock.now()
+    async with in_transaction():
+        await svc.end_waiting(ticket=ticket, key=rt.key(ticket.id), actor_id=actor.user_id, at=now)
+        await refresh_active_card(rt, ticket, now)
+        await _sla(ticket, "RESUMED", rt, now, actor_id=actor.user_id)
     await _done(rt)
     return ticket
 
@@ -295,7 +312,7 @@ async def set_priority(rt: Runtime, *, ticket_id: int, actor: Actor, priority: s
             ticket=ticket, key=rt.key(ticket.id), actor_id=actor.user_id, priority=priority, at=now
         )
         await refresh_active_card(rt, ticket, now)
-        await _sla(ticket, "PRIORITY_CHANGED", rt, now)
+        await _sla(ticket, "PRIORITY_CHANGED", rt, now, actor_id=actor.user_id)
     await _done(rt)
     return ticket
 
@@ -382,7 +399,7 @@ async def _resolve(
         ),
         now,
     )
-    await _sla(ticket, "RESOLVED", rt, now)
+    await _sla(ticket, "RESOLVED", rt, now, actor_id=actor_id)
     await kb_flows.offer_capture(rt, ticket, resolver_id=actor_id, now=now)
 
 
@@ -416,7 +433,7 @@ async def reopen(rt: Runtime, *, ticket_id: int, actor: Actor, reason: str) -> T
         await post_to_customer(
             rt, ticket, build_customer_update(language=_language(rt, ticket), name="reopened", key=key), now
         )
-        await _sla(ticket, "REOPENED", rt, now, level=level)
+        await _sla(ticket, "REOPENED", rt, now, level=level, actor_id=actor.user_id)
     await _done(rt)
     return ticket
 
@@ -439,7 +456,7 @@ async def confirm(rt: Runtime, *, ticket_id: int, actor: Actor) -> Ticket:
         await post_to_customer(
             rt, ticket, build_customer_update(language=_language(rt, ticket), name="closed", key=key), now
         )
-        await _sla(ticket, "CLOSED", rt, now)
+        await _sla(ticket, "CLOSED", rt, now, actor_id=actor.user_id)
         await csat_flows.ask_after_confirm(rt, ticket, actor=actor, now=now)
     await _done(rt)
     return ticket
@@ -463,7 +480,7 @@ async def reply_to_customer(rt: Runtime, *, ticket_id: int, actor: Actor, text: 
             from bot.services import tickets as ticket_service
 
             await ticket_service.record(ticket, kind="agent_reply_via_bot", actor_id=actor.user_id, at=now)
-            await _sla(ticket, "AGENT_REPLY", rt, now)
+            await _sla(ticket, "AGENT_REPLY", rt, now, actor_id=actor.user_id)
         await _done(rt)
         return None
     return await create_draft(rt, ticket_id=ticket_id, actor=actor, text=text, kind=DraftKind.REPLY)
@@ -569,7 +586,7 @@ async def review_draft(
                 build_customer_reply(language=_language(rt, ticket), key=key, text=draft.text),
                 now,
             )
-            await _sla(ticket, "AGENT_REPLY", rt, now)
+            await _sla(ticket, "AGENT_REPLY", rt, now, actor_id=draft.author_id)
         verdict = "✅ Approved and sent" if approve else "❌ Rejected"
         edited = " (edited)" if approve and text is not None else ""
         if draft.review_outbox_id:

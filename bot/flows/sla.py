@@ -8,23 +8,27 @@ a Slack 429 only delays delivery. See docs/sla.md.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from bot import db
 from bot.flows.cards import render_card, stream_of
+from bot.flows.escalation import auto_escalate
+from bot.flows.sla_card import known_lines, line_for
 from bot.runtime import Runtime
 from bot.services import tickets as ticket_service
-from bot.services.sla import engine
+from bot.services.sla import bulk, engine
 from bot.services.sla.bulk import insert_many
 from bot.services.sla.durations import format_duration
 from bot.services.sla.engine import Claimed, Firing
@@ -37,9 +41,8 @@ from bot.slack.blocks.sla import (
     build_sla_notice,
     build_sla_overview,
     build_sla_view,
-    sla_line,
-    sla_summary_line,
 )
+from config.sla import AlertPolicy
 from models import OutboxMessage, OutboxStatus, Ticket, TicketCard, TimelineEntry
 from models.sla import ScheduledRun, SlaKind, SlaTimer
 from models.tickets import OPEN_STATUSES
@@ -71,40 +74,46 @@ class TickReport:
 # ------------------------------------------------------------------------------------------------
 
 
-async def sla_tick(rt: Runtime, *, batch: int = 500, budget: float | None = None) -> TickReport:
-    """Announce every warning, breach and nudge due at rt.clock.now(), batch by batch, then run the
-    breach auto-escalations; with a budget (seconds) it stops early and reports `more`."""
+async def sla_tick(
+    rt: Runtime,
+    *,
+    batch: int = 500,
+    budget: float | None = None,
+    lanes: int = 2,
+    card_batch: int = 50,
+) -> TickReport:
+    """Announce every warning, breach and nudge due at rt.clock.now(), batch by batch, then refresh the
+    cards and run the breach auto-escalations; with a budget (seconds) it stops early and reports `more`.
+
+    On PostgreSQL a wave of reminders is claimed by `lanes` transactions at once (FOR UPDATE SKIP LOCKED
+    keeps them apart, as it keeps replicas apart), so the database works on one batch while Python builds
+    the next. Cards are re-rendered in small batches with a look for due reminders before each, so a wave
+    of card updates never holds back a reminder by more than one small batch.
+    """
     report = TickReport()
     if not rt.config.sla.enabled:
         return report
     started = time.monotonic()
+
+    def out_of_time() -> bool:
+        return budget is not None and time.monotonic() - started >= budget
+
     while True:
-        now = rt.clock.now()
-        async with in_transaction():
-            claimed = await engine.claim_due(now=now, config=rt.config, limit=batch)
-            if claimed.firings:
-                await _announce(rt, claimed, now)
-        if not claimed.rows:
-            break
-        committed = rt.clock.now()
-        report.batches += 1
-        report.claimed += claimed.rows
-        report.fired += len(claimed.firings)
-        report.late += sum(1 for f in claimed.firings if f.late)
-        report.lateness += [(committed - f.due_at).total_seconds() for f in claimed.firings]
-        rt.sender.wake()
-        if claimed.rows < batch:
-            break
-        if budget is not None and time.monotonic() - started >= budget:
+        if await _record_batch(rt, report, batch=batch):  # a full batch: maybe more are due
+            extra = lanes if db.dialect() == "postgres" else 1
+            results = await asyncio.gather(
+                *(_record_lane(rt, report, batch, out_of_time) for _ in range(extra)), return_exceptions=True
+            )
+            for result in results:  # raised once every lane has finished (committed or rolled back)
+                if isinstance(result, BaseException):
+                    raise result
+        if report.more or out_of_time():
             report.more = True
             break
-    while not report.more:  # then the cards, so they show the timers' new state
-        refreshed = await refresh_stale_cards(rt, limit=batch)
+        refreshed = await refresh_stale_cards(rt, limit=card_batch)
         report.cards += refreshed
         if not refreshed:
             break
-        if budget is not None and time.monotonic() - started >= budget:
-            report.more = True
     report.escalations = await run_escalations(rt)
     report.seconds = time.monotonic() - started
     if report.fired:
@@ -116,6 +125,35 @@ async def sla_tick(rt: Runtime, *, batch: int = 500, budget: float | None = None
             report.seconds,
         )
     return report
+
+
+async def _record_lane(rt: Runtime, report: TickReport, batch: int, out_of_time: Callable[[], bool]) -> None:
+    """Claim and record batches until fewer than a full batch are due or the budget is spent."""
+    while not report.more:
+        if out_of_time():
+            report.more = True
+            return
+        if not await _record_batch(rt, report, batch=batch):
+            return
+
+
+async def _record_batch(rt: Runtime, report: TickReport, *, batch: int) -> bool:
+    """One transaction: claim up to `batch` due timers and record their notices; True when it was full."""
+    now = rt.clock.now()
+    async with in_transaction():
+        claimed = await engine.claim_due(now=now, config=rt.config, limit=batch)
+        if claimed.firings:
+            await _announce(rt, claimed, now)
+    if not claimed.rows:
+        return False
+    committed = rt.clock.now()
+    report.batches += 1
+    report.claimed += claimed.rows
+    report.fired += len(claimed.firings)
+    report.late += sum(1 for f in claimed.firings if f.late)
+    report.lateness += [(committed - f.due_at).total_seconds() for f in claimed.firings]
+    rt.sender.wake()
+    return claimed.rows >= batch
 
 
 def _outbox_row(
@@ -142,7 +180,7 @@ def _outbox_row(
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Card:
     """The parts of a ticket card a notice needs."""
 
@@ -151,17 +189,28 @@ class _Card:
     channel_id: str
     outbox_id: int
     active: bool
+    ts: str | None  # the card's message ts, once posted
+
+
+_CARDS_SQL = (
+    'SELECT c.ticket_id, c.level, c.channel_id, c.outbox_id, c.active, o.result_ts FROM "ticket_cards" c'
+    ' LEFT JOIN "outbox" o ON o.id = c.outbox_id WHERE c.ticket_id {match} ORDER BY c.id'
+)
 
 
 async def _cards_of(ticket_ids: Iterable[int]) -> dict[int, list[_Card]]:
+    """Every card of the tickets with its posted ts (one query, by the ticket_cards index)."""
+    ids = list(ticket_ids)
     cards: dict[int, list[_Card]] = defaultdict(list)
-    rows = (
-        await TicketCard.filter(ticket_id__in=list(ticket_ids))
-        .order_by("id")
-        .values("ticket_id", "level", "channel_id", "outbox_id", "active")
-    )
-    for row in rows:
-        cards[row["ticket_id"]].append(_Card(**row))
+    if not ids:
+        return cards
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        _, rows = await conn.execute_query(_CARDS_SQL.format(match="= ANY($1::int[])"), [ids])
+    else:
+        _, rows = await conn.execute_query(_CARDS_SQL.format(match=f"IN ({', '.join('?' * len(ids))})"), ids)
+    for ticket_id, level, channel_id, outbox_id, active, ts in rows:
+        cards[ticket_id].append(_Card(ticket_id, level, channel_id, outbox_id, bool(active), ts))
     return cards
 
 
@@ -184,34 +233,49 @@ def _leads(rt: Runtime, level: str) -> tuple[str, ...]:
     return tuple(rt.config.sla.leads.get(level) or rt.config.leads)  # type: ignore[call-overload]
 
 
+# The columns the tick fills per row, in this order (the rest are NULL or the same for the whole batch).
+_POST_COLUMNS = ("stream", "channel_id", "payload", "thread_parent_id")
+_ENTRY_COLUMNS = ("ticket_id", "kind", "data")
+
+
 async def _announce(rt: Runtime, claimed: Claimed, now: datetime) -> None:
-    """Record the notices, DMs and timeline entries of one claimed batch (bulk inserts)."""
+    """Record the notices, DMs and timeline entries of one claimed batch (one insert per table)."""
     cards = await _cards_of({f.ticket_id for f in claimed.firings})
-    card_ts = dict(
-        await OutboxMessage.filter(id__in=[c.outbox_id for cs in cards.values() for c in cs])
-        .filter(result_ts__isnull=False)
-        .values_list("id", "result_ts")
-    )
-    rows: list[dict[str, Any]] = []
-    entries: list[dict[str, Any]] = []
+    sqlite = bulk.is_sqlite()
+    at = bulk.stamp(now, sqlite=sqlite)
+    payload_json = bulk.encoder(OutboxMessage, "payload")
+    data_json = bulk.encoder(TimelineEntry, "data")
+    pending = OutboxStatus.PENDING.value
+    posts: list[tuple[Any, ...]] = []
+    entries: list[tuple[Any, ...]] = []
     actor = rt.bot_user_id or engine.SYSTEM_ACTOR
+    # The same few answers for every firing of a wave: looked up once per batch.
+    policies: dict[str, AlertPolicy] = {}
+    groups: dict[tuple[str, str], tuple[str, ...]] = {}
+    days: dict[str, bool] = {}
+
+    def post(stream: str, channel: str, payload: dict[str, Any], parent: int | None) -> None:
+        posts.append((stream, channel, payload_json({**payload, "channel": channel}), parent))
+
     for firing in claimed.firings:
         ticket = claimed.tickets[firing.ticket_id]
         card = _card_for(cards[ticket.id], firing.level)
         channel = card.channel_id if card else rt.config.levels[firing.level].channel  # type: ignore[index]
-        policy = rt.config.sla.alerts.for_priority(firing.priority)
-        actions = set(policy.breach if firing.is_breach else policy.warning)
-        group = _group_pings(rt, channel, firing.level)
-        pings: list[str] = []
+        policy = policies.get(firing.priority)
+        if policy is None:
+            policy = policies[firing.priority] = rt.config.sla.alerts.for_priority(firing.priority)
+        actions = policy.breach if firing.is_breach else policy.warning
+        group = groups.get((channel, firing.level))
+        if group is None:
+            group = groups[(channel, firing.level)] = _group_pings(rt, channel, firing.level)
+        pings: tuple[str, ...] = ()
         if "group" in actions or ("assignee" in actions and not ticket.assignee_id):
             pings += group  # nobody to DM: the level hears it
         if "leads" in actions:
             pings += _leads(rt, firing.level)
-        link = (
-            rt.permalink(card.channel_id, card_ts[card.outbox_id])
-            if card and card.outbox_id in card_ts
-            else None
-        )
+        use_days = days.get(firing.calendar)
+        if use_days is None:
+            use_days = days[firing.calendar] = rt.config.sla.is_24x7(firing.calendar)
         notice = Notice(
             key=rt.key(ticket.id),
             customer_name=ticket.customer_name,
@@ -225,8 +289,8 @@ async def _announce(rt: Runtime, claimed: Claimed, now: datetime) -> None:
             due_at=firing.due_at,
             late=firing.late,
             missed=firing.missed,
-            use_days=rt.config.sla.is_24x7(firing.calendar),
-            pings=tuple(pings),
+            use_days=use_days,
+            pings=pings,
             note=_escalation_note(ticket.level) if firing.escalate else None,
         )
         stream = stream_of(ticket)  # type: ignore[arg-type]  # it only needs the id
@@ -234,37 +298,27 @@ async def _announce(rt: Runtime, claimed: Claimed, now: datetime) -> None:
             payload = build_sla_notice(notice)
             if firing.is_breach and card is not None:
                 payload["reply_broadcast"] = True
-            rows.append(
-                _outbox_row(
-                    stream=stream,
-                    method="chat.postMessage",
-                    channel_id=channel,
-                    payload=payload,
-                    now=now,
-                    thread_parent_id=card.outbox_id if card else None,
-                )
-            )
+            post(stream, channel, payload, card.outbox_id if card else None)
         if "assignee" in actions and ticket.assignee_id:
-            dm = build_sla_notice(replace(notice, pings=(), card_link=link))
-            rows.append(
-                _outbox_row(
-                    stream=stream,
-                    method="chat.postMessage",
-                    channel_id=ticket.assignee_id,
-                    payload=dm,
-                    now=now,
-                )
+            link = rt.permalink(card.channel_id, card.ts) if card and card.ts else None
+            post(
+                stream, ticket.assignee_id, build_sla_notice(replace(notice, pings=(), card_link=link)), None
             )
         kind = "sla_nudge" if firing.is_nudge else "sla_breached" if firing.is_breach else "sla_warning"
-        entries.append(
-            {"ticket_id": ticket.id, "at": now, "actor_id": actor, "kind": kind, "data": _firing_data(firing)}
-        )
-    await insert_many(OutboxMessage, rows)
-    await insert_many(TimelineEntry, entries)
-
-
-# The SLA lines of the tickets being re-rendered, computed in one query (render_card asks per ticket).
-_LINES: ContextVar[dict[int, str | None] | None] = ContextVar("sla_card_lines", default=None)
+        entries.append((ticket.id, kind, data_json(_firing_data(firing))))
+    await bulk.insert_rows(
+        OutboxMessage,
+        _POST_COLUMNS,
+        posts,
+        same={
+            "method": "chat.postMessage",
+            "status": pending,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": at,
+        },
+    )
+    await bulk.insert_rows(TimelineEntry, _ENTRY_COLUMNS, entries, same={"at": at, "actor_id": actor})
 
 
 async def refresh_stale_cards(rt: Runtime, *, limit: int = 200) -> int:
@@ -280,8 +334,7 @@ async def refresh_stale_cards(rt: Runtime, *, limit: int = 200) -> int:
         timers: dict[int, list[SlaTimer]] = defaultdict(list)
         for timer in await SlaTimer.filter(ticket_id__in=ticket_ids):
             timers[timer.ticket_id].append(timer)
-        token = _LINES.set({t: _line(timers[t]) for t in ticket_ids})
-        try:
+        with known_lines({t: line_for(timers[t]) for t in ticket_ids}):  # one query, not one per card
             now = rt.clock.now()
             rows = [
                 _outbox_row(
@@ -295,8 +348,6 @@ async def refresh_stale_cards(rt: Runtime, *, limit: int = 200) -> int:
                 for ticket in tickets
                 if (card := active.get(ticket.id)) is not None
             ]
-        finally:
-            _LINES.reset(token)
         await insert_many(OutboxMessage, rows)
     rt.sender.wake()
     return len(ticket_ids)
@@ -376,10 +427,6 @@ async def _escalate_or_ping(rt: Runtime, ticket: Ticket, timer: SlaTimer, level:
 
 async def _auto_escalate(rt: Runtime, *, ticket_id: int, reason: str) -> bool:
     """The escalation flow's auto_escalate, inside our transaction (so claim and escalation commit together)."""
-    try:
-        from bot.flows.escalation import auto_escalate  # escalation imports cards, which imports this module
-    except ImportError:
-        return False
     return await auto_escalate(rt, ticket_id=ticket_id, reason=reason)
 
 
@@ -410,23 +457,6 @@ async def _ping_leads(rt: Runtime, ticket: Ticket, *, label: str, level: str, wh
 # ------------------------------------------------------------------------------------------------
 # Views
 # ------------------------------------------------------------------------------------------------
-
-
-async def card_sla_line(ticket: Ticket) -> str | None:
-    """The ticket card's SLA line: the most urgent running (or paused) timer, or how it ended."""
-    cached = _LINES.get()
-    if cached is not None and ticket.id in cached:
-        return cached[ticket.id]
-    return _line(await engine.ticket_timers(ticket_id=ticket.id))
-
-
-def _line(timers: list[SlaTimer]) -> str | None:
-    if not timers:
-        return None
-    urgent = engine.most_urgent(timers)
-    if urgent is not None:
-        return sla_line(engine.timer_status(urgent, config=None, now=None))
-    return sla_summary_line([engine.timer_status(t, config=None, now=None) for t in timers])
 
 
 async def show_sla(rt: Runtime, *, key_text: str, viewer: Viewer) -> dict[str, Any]:

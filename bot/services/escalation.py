@@ -183,7 +183,9 @@ async def set_waiting(*, ticket: Ticket, key: str, actor_id: str, at: datetime) 
     """Waiting on the customer (pauses the resolution clock until they reply)."""
     _require_open(ticket, key)
     if ticket.status == TicketStatus.WAITING:
-        raise InvalidTransitionError(f"{key} is already waiting on the customer.")
+        raise InvalidTransitionError(
+            f"{key} is already waiting on the customer (`/ticket wait {key} off` ends the wait)."
+        )
     ticket.status = TicketStatus.WAITING
     await ticket.save(update_fields=["status", "updated_at"])
     await ticket_service.record(ticket, kind="waiting", actor_id=actor_id, at=at)
@@ -197,6 +199,16 @@ async def customer_replied(*, ticket: Ticket, actor_id: str, at: datetime) -> bo
     await ticket.save(update_fields=["status", "updated_at"])
     await ticket_service.record(ticket, kind="waiting_ended", actor_id=actor_id, at=at)
     return True
+
+
+async def end_waiting(*, ticket: Ticket, key: str, actor_id: str, at: datetime) -> None:
+    """An agent ends 'waiting on customer' without a reply from them (the clocks it paused run again)."""
+    if ticket.status != TicketStatus.WAITING:
+        raise InvalidTransitionError(f"{key} is not waiting on the customer.")
+    if not await Ticket.filter(id=ticket.id, status=TicketStatus.WAITING).update(status=TicketStatus.OPEN):
+        raise InvalidTransitionError(f"{key} was just changed by someone else.")
+    await ticket.refresh_from_db()
+    await ticket_service.record(ticket, kind="waiting_ended", actor_id=actor_id, at=at)
 
 
 async def set_priority(*, ticket: Ticket, key: str, actor_id: str, priority: str, at: datetime) -> str:

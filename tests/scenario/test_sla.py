@@ -36,7 +36,7 @@ from tests.harness import TOKEN, Harness, start_harness, stop_harness
 
 ANNA, CARL, JO = "U0L1ANNA", "U0L2CARL", "U0ACMEJO"
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin
-M, S = timedelta(minutes=1), timedelta(seconds=1)
+H, M, S = timedelta(hours=1), timedelta(minutes=1), timedelta(seconds=1)
 
 # Acme is on gold (24x7). P3: first response 10m, resolution 1h. P1: 2m / 15m, breach escalates.
 SLA: dict[str, Any] = {
@@ -409,7 +409,8 @@ async def _race_two_workers(
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot.bench.sla",
+            "bot.bench",
+            "sla",
             "worker",
             *args,
             cwd=REPO,
@@ -464,3 +465,91 @@ async def test_two_processes_on_one_sqlite_file_send_each_reminder_exactly_once(
     database_url = f"sqlite://{tmp_path}/race.sqlite3"
     results, tickets = await _race_two_workers(database_url, clock)
     await _assert_each_reminder_once(database_url, results, tickets)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Who changed the clocks, and the end of a wait without a customer reply
+
+
+async def sla_entries(ticket: Ticket, kind: str) -> list[TimelineEntry]:
+    return await TimelineEntry.filter(ticket_id=ticket.id, kind=kind).order_by("id")
+
+
+async def test_the_timeline_names_the_agent_who_changed_the_clocks(
+    sla_bot: Harness, clock: FrozenClock
+) -> None:
+    h = sla_bot
+    ticket, _ = await open_ticket(h)
+    key = f"SUP-{ticket.id}"
+    clock.set(T0 + 1 * M)
+    assert "now P1" in (await h.command(ANNA, L1_CHANNEL, "/ticket", f"priority {key} P1")).text
+    clock.set(T0 + 90 * S)
+    assert "Sent to the customer" in (await h.command(ANNA, L1_CHANNEL, "/ticket", f"reply {key} On it")).text
+    clock.set(T0 + 2 * M)
+    assert "is waiting on the customer" in (await h.command(ANNA, L1_CHANNEL, "/ticket", f"wait {key}")).text
+    retargeted, met, paused = (
+        await sla_entries(ticket, "sla_retargeted"),
+        await sla_entries(ticket, "sla_met"),
+        await sla_entries(ticket, "sla_paused"),
+    )
+    assert [e.actor_id for e in retargeted + met + paused] == [ANNA, ANNA, ANNA]
+    assert (retargeted[0].data["to"], met[0].data["timer"]) == ("P1", "first_response")
+
+
+async def test_an_agent_ends_the_wait_and_the_pause_is_on_the_timeline(
+    sla_bot: Harness, clock: FrozenClock
+) -> None:
+    h = sla_bot
+    ticket, card = await open_ticket(h)  # P3: resolution 1h
+    key = f"SUP-{ticket.id}"
+    clock.set(T0 + 10 * M)
+    await h.command(ANNA, L1_CHANNEL, "/ticket", f"wait {key}")
+    assert (await timer(ticket, SlaKind.RESOLUTION)).state == SlaState.PAUSED
+    clock.set(T0 + 40 * M)
+    answer = await h.command(ANNA, L1_CHANNEL, "/ticket", f"wait {key} off")
+    assert "no longer waiting" in answer.text
+    assert (await Ticket.get(id=ticket.id)).status == "open"
+    resolution = await timer(ticket, SlaKind.RESOLUTION)
+    assert (resolution.state, resolution.paused_at) == (SlaState.RUNNING, None)
+    assert resolution.due_at == T0 + 1 * H + 30 * M  # the 30 minutes of waiting did not count
+    (resumed,) = await sla_entries(ticket, "sla_resumed")
+    assert resumed.actor_id == ANNA
+    assert (resumed.data["cause"], resumed.data["paused_s"], resumed.data["paused_business_s"]) == (
+        "waiting ended",
+        30 * 60,
+        30 * 60,
+    )
+    assert await TimelineEntry.filter(ticket_id=ticket.id, kind="waiting_ended", actor_id=ANNA).count() == 1
+    await tick(h)  # the card shows the running clock again
+    assert "SLA paused" not in strings(h, h.ws.message(L1_CHANNEL, card.ts))
+    again = await h.command(ANNA, L1_CHANNEL, "/ticket", f"wait {key} off")
+    assert "is not waiting on the customer" in again.text
+    assert len(await sla_entries(ticket, "sla_resumed")) == 1
+
+
+async def test_resolving_a_waiting_ticket_ends_the_pause_on_the_timeline(
+    sla_bot: Harness, clock: FrozenClock
+) -> None:
+    h = sla_bot
+    ticket, _ = await open_ticket(h)
+    key = f"SUP-{ticket.id}"
+    clock.set(T0 + 10 * M)
+    await h.command(ANNA, L1_CHANNEL, "/ticket", f"wait {key}")
+    clock.set(T0 + 25 * M)
+    await h.command(ANNA, L1_CHANNEL, "/resolve", key)
+    form = h.ws.open_views(ANNA)[-1]
+    result = await h.driver.submit_view(
+        ANNA, form.id, {"resolve_solution": {"resolve.solution": "Restarted it."}}
+    )
+    assert result.status == 200 and not result.view_errors
+    await h.settle()
+    (resumed,) = await sla_entries(ticket, "sla_resumed")
+    assert (resumed.actor_id, resumed.data["cause"], resumed.data["paused_s"]) == (ANNA, "resolved", 15 * 60)
+    resolution = await timer(ticket, SlaKind.RESOLUTION)
+    assert (resolution.state, resolution.paused_at, resolution.elapsed_us) == (
+        SlaState.MET,
+        None,
+        10 * 60 * 10**6,
+    )
+    met = [e for e in await sla_entries(ticket, "sla_met") if e.data["timer"] == "resolution"]
+    assert len(met) == 1 and met[0].actor_id == ANNA and met[0].data["used_s"] == 10 * 60

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.models.blocks import (
@@ -26,8 +27,10 @@ if TYPE_CHECKING:
     from bot.services.sla.engine import TimerStatus
 
 WHEN = "{date_short_pretty} {time}"
+_duration = lru_cache(maxsize=1024)(format_duration)  # notices: the same few targets, over and over
 
 
+@lru_cache(maxsize=4096)  # a wave of reminders shares a handful of due times
 def when(at: datetime) -> str:
     """A date and time Slack renders in the reader's time zone (UTC text as the fallback)."""
     return slack_date(at.timestamp(), WHEN, fallback=at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))
@@ -72,7 +75,7 @@ class Notice:
 def build_sla_notice(notice: Notice) -> dict[str, Any]:
     """A warning, breach notice or no-activity nudge (card thread or DM)."""
     head = f"*{escape(notice.key)}* ({escape(notice.customer_name)} · {escape(notice.priority)})"
-    target = format_duration(notice.target, use_days=notice.use_days)
+    target = _duration(notice.target, use_days=notice.use_days)
     if notice.nudge:
         first = f"💤 {head}: no activity for {target} of business time. Update the customer or hand it on."
     elif notice.breach:
@@ -84,7 +87,7 @@ def build_sla_notice(notice: Notice) -> dict[str, Any]:
         due = f", due {when(notice.deadline)}" if notice.deadline else ""
         first = (
             f"⏳ {head}: *{escape(notice.label)}* — {percent} % of {target} used"
-            f"{due} ({format_duration(left, use_days=notice.use_days)} business time left)."
+            f"{due} ({_duration(left, use_days=notice.use_days)} business time left)."
         )
     pings = " ".join(ping(p) for p in dict.fromkeys(notice.pings))
     late = None
