@@ -82,7 +82,10 @@ class _Ack:
             return None
         text, blocks = kwargs.get("text") or (args[0] if args else None), kwargs.get("blocks")
         if text or blocks:
-            await _respond(self.kwargs, text=text, blocks=blocks)
+            order = _answer_order(self.kwargs.get("context"))
+            async with order.lock:
+                order.answered = True
+                await _respond(self.kwargs, text=text, blocks=blocks)
         return None
 
     async def _update_view(self, answer: dict[str, Any]) -> None:
@@ -124,6 +127,24 @@ async def _update_status(kwargs: dict[str, Any], view_id: str | None, view: dict
         return False
 
 
+class _AnswerOrder:
+    """Keeps "taking longer than usual" from arriving after the real answer: both take the lock, and the
+    notice is skipped once the listener has answered."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.answered = False
+
+
+def _answer_order(context: Any) -> _AnswerOrder:
+    order = context.get("answer_order") if context is not None else None
+    if order is None:
+        order = _AnswerOrder()
+        if context is not None:
+            context["answer_order"] = order
+    return order
+
+
 async def _tell_slow(kwargs: dict[str, Any], ack: _Ack) -> None:
     """The budget is spent: give Slack its answer now and tell the person the work goes on."""
     body = _body(kwargs)
@@ -137,7 +158,10 @@ async def _tell_slow(kwargs: dict[str, Any], ack: _Ack) -> None:
     ack.late = True
     ack.acked.set()
     if not ack.view_id:
-        await _respond(kwargs, text=SLOW)
+        order = _answer_order(kwargs.get("context"))
+        async with order.lock:
+            if not order.answered:  # the answer may have gone out while Slack got its ack
+                await _respond(kwargs, text=SLOW)
 
 
 def budgeted(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -217,9 +241,13 @@ def ack_first(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
         await real_ack()
         respond = context.respond
 
+        order = _answer_order(context)
+
         async def answer(text: str | None = None, blocks: Any = None, **_: Any) -> None:
             if text or blocks:
-                await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+                async with order.lock:  # never before a "taking longer than usual" that is on its way
+                    order.answered = True
+                    await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
         kwargs["ack"] = answer
         rt = context["rt"]
