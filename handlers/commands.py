@@ -94,7 +94,7 @@ async def handle_ticket_command(ack: AsyncAck, command: dict[str, Any], context:
             await escalation.set_priority(rt, ticket_id=ticket_id, actor=actor, priority=text)
             answer = f"{key} is now {text.upper()}."
         elif sub == "wait" and text.strip().lower() == "off":
-            await escalation.end_waiting(rt, ticket_id=ticket_id, actor=actor)
+            await escalation.set_waiting(rt, ticket_id=ticket_id, actor=actor, waiting=False)
             answer = f"{key} is no longer waiting on the customer; its SLA clocks run again."
         elif sub == "wait":
             await escalation.set_waiting(rt, ticket_id=ticket_id, actor=actor)

@@ -276,28 +276,17 @@ async def assign(rt: Runtime, *, ticket_id: int, actor: Actor, assignee_id: str 
     return ticket
 
 
-async def set_waiting(rt: Runtime, *, ticket_id: int, actor: Actor) -> Ticket:
-    """Waiting on the customer."""
+async def set_waiting(rt: Runtime, *, ticket_id: int, actor: Actor, waiting: bool = True) -> Ticket:
+    """Waiting on the customer starts (the SLA clocks pause), or ends without their reply (an agent says so:
+    the paused clocks run again)."""
     ticket = await load_for(rt, ticket_id, actor)
     require(actor, Action.WAIT, ticket)
     now = rt.clock.now()
+    change, event = (svc.set_waiting, "WAITING") if waiting else (svc.end_waiting, "RESUMED")
     async with in_transaction():
-        await svc.set_waiting(ticket=ticket, key=rt.key(ticket.id), actor_id=actor.user_id, at=now)
+        await change(ticket=ticket, key=rt.key(ticket.id), actor_id=actor.user_id, at=now)
         await refresh_active_card(rt, ticket, now)
-        await _sla(ticket, "WAITING", rt, now, actor_id=actor.user_id)
-    await _done(rt)
-    return ticket
-
-
-async def end_waiting(rt: Runtime, *, ticket_id: int, actor: Actor) -> Ticket:
-    """Waiting on the customer ends without their reply (an agent says so): the paused clocks run again."""
-    ticket = await load_for(rt, ticket_id, actor)
-    require(actor, Action.WAIT, ticket)
-    now = rt.clock.now()
-    async with in_transaction():
-        await svc.end_waiting(ticket=ticket, key=rt.key(ticket.id), actor_id=actor.user_id, at=now)
-        await refresh_active_card(rt, ticket, now)
-        await _sla(ticket, "RESUMED", rt, now, actor_id=actor.user_id)
+        await _sla(ticket, event, rt, now, actor_id=actor.user_id)
     await _done(rt)
     return ticket
 
