@@ -7,6 +7,7 @@ SIGKILL from the kernel if the benchmark process dies (Linux PDEATHSIG), and are
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import atexit
 import contextlib
@@ -19,6 +20,7 @@ import socket
 import sqlite3
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -872,6 +874,57 @@ def cancel_on_sigterm() -> None:
     if task is not None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
+def run_benchmark(run: Callable[[], Awaitable[Any]], *, as_json: bool) -> int:
+    """A benchmark's `main`: run it (SIGTERM unwinds like Ctrl-C), print its report (`render()` or JSON).
+    Exit code 1 when it failed (BenchError), 130 when interrupted."""
+
+    async def cancellable() -> Any:
+        cancel_on_sigterm()
+        return await run()
+
+    try:
+        report = asyncio.run(cancellable())
+    except BenchError as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("benchmark interrupted; its processes were stopped", file=sys.stderr)
+        return 130
+    print(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
+    return 0
+
+
+def at_least_one(text: str) -> int:
+    """argparse type: an int >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def bench_workdir(cleanup: contextlib.ExitStack, keep: Path | None, prefix: str) -> Path:
+    """Where a run writes its logs, configs and SQLite files: `--keep DIR`, else a temporary folder."""
+    if keep is not None:
+        workdir = keep.resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        return workdir
+    return Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix=prefix)))
+
+
+def rotated(targets: Sequence[str], repetition: int) -> list[str]:
+    """The targets in the order of one repetition: rotated by one per repetition, to spread drift."""
+    order = list(targets)
+    shift = (repetition - 1) % len(order)
+    return order[shift:] + order[:shift]
+
+
+async def drop_stale_databases(database: str, postgres_url: str, prefix: str) -> None:
+    """PostgreSQL: drop (and say so) the databases an interrupted run of this benchmark left behind."""
+    if database == "postgres":
+        for name in await drop_stale_postgres_databases(postgres_url, prefix):
+            log(f"dropped {name}, left behind by an interrupted run")
 
 
 # ---------------------------------------------------------------------- what a person sees after a command

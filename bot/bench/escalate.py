@@ -17,13 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import re
 import secrets
-import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
@@ -41,11 +38,12 @@ from bot.bench.common import (
     CommandAnswers,
     LoadRun,
     Sample,
+    at_least_one,
     audit_workspace,
-    cancel_on_sigterm,
+    bench_workdir,
     create_postgres_database,
     drop_postgres_database,
-    drop_stale_postgres_databases,
+    drop_stale_databases,
     error_lines,
     format_number,
     format_ratio,
@@ -54,6 +52,8 @@ from bot.bench.common import (
     log,
     median,
     percentile,
+    rotated,
+    run_benchmark,
     run_load,
     set_ticket_context,
     wait_outbox_drained,
@@ -559,20 +559,12 @@ async def run_escalate(options: EscalateOptions) -> EscalateReport:
         if name not in TARGETS:
             raise BenchError(f"unknown target {name!r}; choose from {', '.join(TARGETS)}")
     started = time.monotonic()
-    if options.database == "postgres":
-        for name in await drop_stale_postgres_databases(options.postgres_url, PG_PREFIX):
-            log(f"dropped {name}, left behind by an interrupted run")
+    await drop_stale_databases(options.database, options.postgres_url, PG_PREFIX)
     trials: list[EscalateTrial] = []
     with contextlib.ExitStack() as cleanup:
-        if options.keep is not None:
-            workdir = options.keep.resolve()
-            workdir.mkdir(parents=True, exist_ok=True)
-        else:
-            workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-escalate-")))
+        workdir = bench_workdir(cleanup, options.keep, "bench-escalate-")
         for rep in range(1, options.repeat + 1):
-            order = list(options.targets)
-            shift = (rep - 1) % len(order)
-            for name in order[shift:] + order[:shift]:
+            for name in rotated(options.targets, rep):
                 t = await run_trial(TARGETS[name], options, repetition=rep, workdir=workdir)
                 trials.append(t)
                 seeded = f" (seeded in {t.seed_seconds:.0f} s)" if t.seed_seconds is not None else ""
@@ -593,19 +585,17 @@ def parse_args(argv: Sequence[str] | None) -> tuple[EscalateOptions, bool]:
         description="/escalate slash commands through the real bot, next to bare Bolt in the same run.",
     )
 
-    def positive(text: str) -> int:
-        value = int(text)
-        if value < 1:
-            raise argparse.ArgumentTypeError("must be at least 1")
-        return value
-
-    parser.add_argument("--escalations", type=positive, default=1000, help="timed commands per trial (1000)")
+    parser.add_argument(
+        "--escalations", type=at_least_one, default=1000, help="timed commands per trial (1000)"
+    )
     parser.add_argument(
         "--concurrency",
-        type=positive,
+        type=at_least_one,
         help="requests in flight at most (closed loop: 32; with --rate: 1000, so the schedule decides)",
     )
-    parser.add_argument("--repeat", type=positive, default=3, help="repetitions; medians are reported (3)")
+    parser.add_argument(
+        "--repeat", type=at_least_one, default=3, help="repetitions; medians are reported (3)"
+    )
     parser.add_argument("--rate", type=float, help="offered commands/s (open loop); default: closed loop")
     parser.add_argument("--warmup", type=int, default=20, help="untimed commands before each trial (20)")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
@@ -644,11 +634,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[EscalateOptions, bool]:
     return options, bool(args.json)
 
 
-async def _run(options: EscalateOptions) -> EscalateReport:
-    cancel_on_sigterm()
-    return await run_escalate(options)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the escalate benchmark and print the table (or JSON)."""
     options, as_json = parse_args(argv)
@@ -657,13 +642,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"repetition(s), {f'{options.rate:g} req/s' if options.rate else 'closed loop'}, "
         f"concurrency {options.concurrency}, database {options.database}"
     )
-    try:
-        report = asyncio.run(_run(options))
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("benchmark interrupted; its processes were stopped", file=sys.stderr)
-        return 130
-    print(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
-    return 0
+    return run_benchmark(lambda: run_escalate(options), as_json=as_json)

@@ -31,13 +31,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import re
 import secrets
-import sys
-import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
@@ -59,13 +56,14 @@ from bot.bench.common import (
     ServiceProcess,
     WorkspaceAudit,
     answered_posts,
+    at_least_one,
     audit_database,
     audit_workspace,
+    bench_workdir,
     bot_env,
-    cancel_on_sigterm,
     create_postgres_database,
     drop_postgres_database,
-    drop_stale_postgres_databases,
+    drop_stale_databases,
     error_lines,
     format_number,
     format_table,
@@ -74,6 +72,7 @@ from bot.bench.common import (
     log,
     percentile,
     query_database,
+    run_benchmark,
     run_load,
     set_ticket_context,
     spawn_bot,
@@ -278,9 +277,8 @@ class FaultRun:
         await self.standin.start(LOOPBACK, 0)
         stack.push_async_callback(self.standin.stop)
         stack.push_async_callback(self.driver.close)
+        await drop_stale_databases(self.o.database, self.o.postgres_url, PG_PREFIX)
         if self.o.database == "postgres":
-            for name in await drop_stale_postgres_databases(self.o.postgres_url, PG_PREFIX):
-                log(f"dropped {name}, left behind by an interrupted run")
             name = f"{PG_PREFIX}{os.getpid()}"
             self.database_url = await create_postgres_database(self.o.postgres_url, name)
             stack.push_async_callback(drop_postgres_database, self.o.postgres_url, name)
@@ -654,11 +652,7 @@ async def run_faults(options: FaultOptions) -> FaultReport:
     """Seed, burst with a kill, retry, drain, count."""
     started = time.monotonic()
     with contextlib.ExitStack() as cleanup:
-        if options.keep is not None:
-            workdir = options.keep.resolve()
-            workdir.mkdir(parents=True, exist_ok=True)
-        else:
-            workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-faults-")))
+        workdir = bench_workdir(cleanup, options.keep, "bench-faults-")
         run = FaultRun(options, workdir)
         async with AsyncExitStack() as stack:
             await run.start(stack)
@@ -695,22 +689,18 @@ def parse_args(argv: Sequence[str] | None) -> tuple[FaultOptions, bool]:
         description="A burst against the bot with 429s/500s from Slack and a SIGKILL + restart in the middle.",
     )
 
-    def positive(text: str) -> int:
-        value = int(text)
-        if value < 1:
-            raise argparse.ArgumentTypeError("must be at least 1")
-        return value
-
     def fraction(text: str) -> float:
         value = float(text)
         if not 0 <= value < 1:
             raise argparse.ArgumentTypeError("must be within [0, 1)")
         return value
 
-    parser.add_argument("--messages", type=positive, default=5000, help="customer messages (5000)")
-    parser.add_argument("--escalations", type=positive, default=1000, help="/escalate commands (1000)")
+    parser.add_argument("--messages", type=at_least_one, default=5000, help="customer messages (5000)")
+    parser.add_argument("--escalations", type=at_least_one, default=1000, help="/escalate commands (1000)")
     parser.add_argument("--rate", type=float, default=50.0, help="requests/s offered, open loop (50)")
-    parser.add_argument("--concurrency", type=positive, default=64, help="requests in flight at most (64)")
+    parser.add_argument(
+        "--concurrency", type=at_least_one, default=64, help="requests in flight at most (64)"
+    )
     parser.add_argument("--rate-limited", type=fraction, default=0.10, help="share of calls answered 429")
     parser.add_argument("--server-errors", type=fraction, default=0.02, help="share of calls answered 500")
     parser.add_argument("--kill-at", type=fraction, default=0.5, help="kill after this share of the burst")
@@ -751,11 +741,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[FaultOptions, bool]:
     return options, bool(args.json)
 
 
-async def _run(options: FaultOptions) -> FaultReport:
-    cancel_on_sigterm()
-    return await run_faults(options)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the fault benchmark and print the result (or JSON)."""
     options, as_json = parse_args(argv)
@@ -763,13 +748,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"faults: {options.messages} messages + {options.escalations} escalations at {options.rate:g}/s, "
         f"database {options.database}"
     )
-    try:
-        report = asyncio.run(_run(options))
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("benchmark interrupted; its processes were stopped", file=sys.stderr)
-        return 130
-    print(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
-    return 0
+    return run_benchmark(lambda: run_faults(options), as_json=as_json)

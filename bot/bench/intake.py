@@ -11,15 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import re
 import secrets
-import signal
 import sqlite3
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -37,10 +34,12 @@ from bot.bench.common import (
     CallWatcher,
     LoadRun,
     ServiceProcess,
+    at_least_one,
+    bench_workdir,
     bot_env,
     create_postgres_database,
     drop_postgres_database,
-    drop_stale_postgres_databases,
+    drop_stale_databases,
     error_lines,
     format_number,
     format_table,
@@ -48,6 +47,8 @@ from bot.bench.common import (
     log,
     median,
     percentile,
+    rotated,
+    run_benchmark,
     run_load,
     spawn_bot,
     spawn_service,
@@ -548,20 +549,12 @@ async def run_intake(options: IntakeOptions) -> IntakeReport:
         if name not in TARGETS:
             raise BenchError(f"unknown target {name!r}; choose from {', '.join(TARGETS)}")
     started = time.monotonic()
-    if options.database == "postgres":
-        for name in await drop_stale_postgres_databases(options.postgres_url, PG_PREFIX):
-            log(f"dropped {name}, left behind by an interrupted run")
+    await drop_stale_databases(options.database, options.postgres_url, PG_PREFIX)
     trials: list[TrialMetrics] = []
     with contextlib.ExitStack() as cleanup:
-        if options.keep is not None:
-            workdir = options.keep.resolve()
-            workdir.mkdir(parents=True, exist_ok=True)
-        else:
-            workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-intake-")))
+        workdir = bench_workdir(cleanup, options.keep, "bench-intake-")
         for rep in range(1, options.repeat + 1):
-            order = list(options.targets)
-            shift = (rep - 1) % len(order)
-            for name in order[shift:] + order[:shift]:
+            for name in rotated(options.targets, rep):
                 m = await run_trial(TARGETS[name], options, repetition=rep, workdir=workdir)
                 trials.append(m)
                 log(
@@ -581,15 +574,13 @@ def parse_args(argv: Sequence[str] | None) -> tuple[IntakeOptions, bool]:
         description="Customer messages -> L1 cards through the real bot, next to bare Bolt in the same run.",
     )
 
-    def positive(text: str) -> int:
-        value = int(text)
-        if value < 1:
-            raise argparse.ArgumentTypeError("must be at least 1")
-        return value
-
-    parser.add_argument("--messages", type=positive, default=2000, help="timed messages per trial (2000)")
-    parser.add_argument("--concurrency", type=positive, default=32, help="requests in flight at most (32)")
-    parser.add_argument("--repeat", type=positive, default=3, help="repetitions; medians are reported (3)")
+    parser.add_argument("--messages", type=at_least_one, default=2000, help="timed messages per trial (2000)")
+    parser.add_argument(
+        "--concurrency", type=at_least_one, default=32, help="requests in flight at most (32)"
+    )
+    parser.add_argument(
+        "--repeat", type=at_least_one, default=3, help="repetitions; medians are reported (3)"
+    )
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument(
         "--postgres-url",
@@ -629,14 +620,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[IntakeOptions, bool]:
     return options, bool(args.json)
 
 
-async def _run_cancellable(options: IntakeOptions) -> IntakeReport:
-    task = asyncio.current_task()
-    if task is not None:  # SIGTERM unwinds like Ctrl-C: finally blocks stop the subprocesses
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    return await run_intake(options)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the intake benchmark and print the table (or JSON)."""
     options, as_json = parse_args(argv)
@@ -644,13 +627,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"intake: {options.messages} messages x {len(options.targets)} targets x {options.repeat} "
         f"repetition(s), concurrency {options.concurrency}, database {options.database}"
     )
-    try:
-        report = asyncio.run(_run_cancellable(options))
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("benchmark interrupted; its processes were stopped", file=sys.stderr)
-        return 130
-    print(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
-    return 0
+    return run_benchmark(lambda: run_intake(options), as_json=as_json)
