@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -196,6 +197,12 @@ def is_rejected_value(error: BaseException) -> bool:
             return True
         seen = seen.__cause__
     return False
+
+
+def db_datetime(value: datetime, *, sqlite: bool) -> Any:
+    """A datetime as the driver takes it in raw SQL: on SQLite the text tortoise stores
+    ('2026-03-02 08:00:00.5+00:00', so text comparison orders it), on PostgreSQL the datetime (timestamptz)."""
+    return str(value.astimezone(UTC)) if sqlite else value
 
 
 def dialect() -> str:

@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -27,6 +27,7 @@ from tortoise import connections
 from tortoise.expressions import F, Q
 
 from bot.clock import Clock
+from bot.db import db_datetime
 from bot.slack.ids import OUTBOX_EVENT_TYPE
 from bot.slack.payload import api_error
 from models import OutboxMessage, OutboxStatus, Ticket
@@ -104,7 +105,7 @@ async def _due_heads(
         params.append(value)
         return "?" if sqlite else f"${len(params)}"
 
-    at = str(now.astimezone(UTC)) if sqlite else now  # as tortoise stores it (SQLite: text)
+    at = db_datetime(now, sqlite=sqlite)
     pending = mark(OutboxStatus.PENDING.value)
     due, unleased = mark(at), mark(at)
     where = [f'o."status" = {pending}', f'o."next_attempt_at" <= {due}']

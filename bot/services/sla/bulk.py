@@ -21,6 +21,8 @@ from tortoise import connections
 from tortoise.fields import DatetimeField, JSONField
 from tortoise.models import Model
 
+from bot.db import db_datetime
+
 _PLAIN = (str, int, float, bool)
 
 
@@ -34,8 +36,7 @@ def db_value(model: type[Model], name: str, value: Any, *, sqlite: bool) -> Any:
     if value is None or (isinstance(value, _PLAIN) and not isinstance(field, JSONField)):
         return value  # what to_db_value would return, without its per-call overhead
     if isinstance(value, datetime):
-        # SQLite: the text tortoise stores ('2026-03-02 08:00:00.5+00:00'); PostgreSQL: timestamptz.
-        return str(value.astimezone(UTC)) if sqlite else value
+        return db_datetime(value, sqlite=sqlite)
     return field.to_db_value(value, model)  # JSON and anything unusual: tortoise's own conversion
 
 
