@@ -25,10 +25,7 @@ BROKEN_BUTTON = "This button is broken or out of date; please use the slash comm
 
 
 def _int(value: Any) -> int:
-    number = payload.record_id(value)
-    if number is None:
-        raise UsageError(BROKEN_BUTTON)
-    return number
+    return payload.required_id(value, BROKEN_BUTTON)
 
 
 # Card buttons that open a form, and the permission each form is for.

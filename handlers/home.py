@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.errors import PermissionDeniedError, UsageError, UserFacingError
+from bot.errors import PermissionDeniedError, UserFacingError
 from bot.flows import escalation, home
 from bot.runtime import Runtime
 from bot.slack import payload
@@ -23,10 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def _int(value: Any) -> int:
-    number = payload.record_id(value)
-    if number is None:
-        raise UsageError("This button is out of date; please open the Home tab again.")
-    return number
+    return payload.required_id(value, "This button is out of date; please open the Home tab again.")
 
 
 async def handle_app_home_opened(event: dict[str, Any], context: AsyncBoltContext) -> None:

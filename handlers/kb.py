@@ -9,7 +9,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.errors import UsageError, UserFacingError
+from bot.errors import UserFacingError
 from bot.flows import kb as kb_flows
 from bot.runtime import Runtime
 from bot.slack import payload
@@ -22,10 +22,7 @@ from handlers.actors import actor_of
 
 
 def _int(value: Any, *, big: bool = False) -> int:
-    number = payload.record_id(value, big=big)
-    if number is None:
-        raise UsageError("This button is broken or out of date.")
-    return number
+    return payload.required_id(value, "This button is broken or out of date.", big=big)
 
 
 def _components(rt: Runtime) -> list[tuple[str, str]]:

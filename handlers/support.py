@@ -27,10 +27,7 @@ _RATING_OF = {action_id.value: rating for rating, action_id in CSAT_RATINGS.item
 
 
 def _int(value: Any) -> int:
-    number = payload.record_id(value, big=True)  # survey ids are 64-bit
-    if number is None:
-        raise UsageError("This button is out of date.")
-    return number
+    return payload.required_id(value, "This button is out of date.", big=True)  # survey ids are 64-bit
 
 
 async def handle_support_command(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -38,10 +38,7 @@ def _meta(view: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ticket_id(meta: dict[str, Any]) -> int:
-    ticket_id = payload.record_id(meta.get("ticket"))
-    if ticket_id is None:
-        raise UsageError(OUT_OF_DATE)
-    return ticket_id
+    return payload.required_id(meta.get("ticket"), OUT_OF_DATE)
 
 
 async def _run(ack: AsyncAck, work: Awaitable[Any], error_block: str) -> None:

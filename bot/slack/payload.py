@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from slack_sdk.errors import SlackApiError
 
+from bot.errors import UsageError
+
 # Ids the database can hold: `IntField` is PostgreSQL's 32-bit integer, `BigIntField` 64 bits.
 MAX_ID = 2**31 - 1
 MAX_BIG_ID = 2**63 - 1
@@ -55,6 +57,14 @@ def record_id(value: Any, *, big: bool = False) -> int | None:
         return None
     limit = MAX_BIG_ID if big else MAX_ID
     return number if -limit - 1 <= number <= limit else None
+
+
+def required_id(value: Any, refusal: str, *, big: bool = False) -> int:
+    """`record_id`, or UsageError(refusal) when the value is no id (a broken or forged button value)."""
+    number = record_id(value, big=big)
+    if number is None:
+        raise UsageError(refusal)
+    return number
 
 
 def user_of(body: Any) -> tuple[str, str | None]:
