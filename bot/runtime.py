@@ -83,6 +83,9 @@ class Runtime:
         """Wait for a work slot; False (and no slot) once shutdown has begun. Release with `work_slots`."""
         if self.stopping.is_set():
             return False
+        if not self.work_slots.locked():  # a slot is free: taken at once, no race with shutdown to set up
+            await self.work_slots.acquire()
+            return True
         acquire = asyncio.ensure_future(self.work_slots.acquire())
         stop = asyncio.ensure_future(self.stopping.wait())
         await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)

@@ -149,8 +149,16 @@ class ChannelPacer:
         return 0.0 if bucket.tokens >= 1 else (1 - bucket.tokens) / self.rate
 
     def busy_channels(self) -> list[str]:
-        """Channels that may not take a message now."""
-        return [channel for channel in list(self._buckets) if self.wait_time(channel) > 0]
+        """Channels that may not take a message now. Buckets that refilled completely are forgotten (a new
+        one starts full), so this stays as short as the set of channels recently written to."""
+        busy = []
+        for channel in list(self._buckets):
+            bucket = self._refill(channel)
+            if bucket.tokens >= self.burst:
+                del self._buckets[channel]
+            elif bucket.tokens < 1:
+                busy.append(channel)
+        return busy
 
     def take(self, channel: str) -> None:
         """Spend one token."""
