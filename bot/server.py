@@ -137,6 +137,8 @@ async def _dispatch(request: web.Request) -> tuple[web.Response, dict | None]:
     except Exception:  # noqa: BLE001 - any body Bolt cannot parse (bad JSON, not UTF-8, a list …)
         return web.Response(status=400, text="malformed request body"), None
     parsed = bolt_request.body if isinstance(bolt_request.body, dict) else None
+    if parsed is None or misshapen(parsed):
+        return web.Response(status=400, text="malformed request payload"), parsed
     event_token = EVENT_ID.set(str(parsed["event_id"])[:64] if parsed and parsed.get("event_id") else None)
     try:
         bolt_response = await request.app[BOLT_KEY].async_dispatch(bolt_request)
@@ -146,6 +148,16 @@ async def _dispatch(request: web.Request) -> tuple[web.Response, dict | None]:
     finally:
         EVENT_ID.reset(event_token)
     return await to_aiohttp_response(bolt_response), parsed
+
+
+def misshapen(body: dict) -> bool:
+    """A signed payload whose structure Slack never sends and Bolt cannot route: an event that is not an
+    object, actions that are not a list of objects. Bolt's own matchers and authorization would raise on them
+    before any listener runs; they get the 400 of any signed but unparseable body."""
+    event, actions = body.get("event"), body.get("actions")
+    if "event" in body and not isinstance(event, dict):
+        return True
+    return "actions" in body and not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions))
 
 
 def is_signed(secret: str, body: bytes, headers: Mapping[str, str], *, now: float) -> bool:

@@ -117,29 +117,12 @@ FUZZ_SETTINGS = {
 # ---------------------------------------------------------------------------------------------- known bugs
 
 KNOWN_BUGS: dict[str, str] = {
-    "BUG-5 payload-shape-in-bolt": (
-        "Signed but malformed bodies crash before any listener runs, with HTTP 500: slack_bolt raises "
-        "AttributeError/TypeError/KeyError/IndexError while building or matching the request (payload a JSON "
-        "list or string, event a list, actions [] or {}, view without 'type'). bot/server.py:_dispatch catches "
-        "only ValueError around to_bolt_request; the working tree now answers 400 when async_dispatch raises, "
-        "which covers the matching part, not a body that is not an object. Slack retries 5xx events."
-    ),
-    "BUG-14 team-claim-trusted": (
-        "actor_for (bot/flows/escalation.py) takes the person's team from the payload (user.team_id / the "
-        "command's team_id) and asks users.info only when it is missing: a validly signed payload for Acme's "
-        "Jo that says team_id=T0GLOBEX closes Globex's ticket with 'Yes, solved'. Slack sets these fields, so "
-        "exploiting it needs the signing secret — but the rule is 'never trust the payload': the team of a "
-        "user id should come from users.info (cached), not from the request."
-    ),
     "STANDIN-1 history-window-500": (
         "Not the bot: the stand-in answers conversations.history with latest/oldest that is not a number "
         "(e.g. 'abc') with HTTP 500 (bot/sandbox/standin/webapi.py:_in_window: float()); Slack answers "
         "ok: false, invalid_ts_latest / invalid_ts_oldest. The bot copes (fetch_message -> 'couldn't read')."
     ),
 }
-
-# Exceptions of a wrong JSON type (or an impossible value) in a signed payload (BUG-5: inside slack_bolt).
-_SHAPE_ERRORS = ("AttributeError", "TypeError", "KeyError", "OverflowError", "ValidationError")
 
 
 @dataclass(frozen=True)
@@ -165,17 +148,18 @@ class Problem:
         return f"[{self.kind}]{exc}{frame}: {self.detail}"
 
 
+def _fixed_channels(ws: Any) -> list[str]:
+    """The workspace's channels without the DMs the bot opens while fuzzing: a strategy must draw from the same
+    list every time (hypothesis replays draws; a list that grew between them is 'inconsistent data')."""
+    return sorted(c for c in ws.channels if not c.startswith("D"))
+
+
 def known_bug(p: Problem) -> str | None:
     """Classify a problem as one of KNOWN_BUGS (None: a new bug, the test fails).
 
     Fixed bugs have no entry any more (see docs/fuzzing.md): if one comes back, it fails the test."""
     if p.kind == "standin_error" and p.ours.startswith("bot/sandbox/standin/webapi.py:_in_window"):
         return "STANDIN-1 history-window-500"
-    # Before any listener, inside slack_bolt (building the request, its authorization middleware, the
-    # listener matchers) or in our server and request metrics around it; never in our middleware or listeners.
-    bolt_only = not p.ours or p.ours.startswith(("bot/server.py:", "bot/metrics.py:"))
-    if p.kind in ("unhandled", "server_error") and bolt_only and p.exc in (*_SHAPE_ERRORS, "IndexError"):
-        return "BUG-5 payload-shape-in-bolt"
     return None
 
 
@@ -1179,7 +1163,7 @@ def shortcut_cases(draw: st.DrawFn, bot: Harness, world: World, agent: bool) -> 
         "user": _user_object(user, team),
         "channel": {
             "id": draw(
-                st.one_of(st.just(source.channel), st.sampled_from(sorted(bot.ws.channels)), SHORT_TEXT)
+                st.one_of(st.just(source.channel), st.sampled_from(_fixed_channels(bot.ws)), SHORT_TEXT)
             ),
             "name": "x",
         },
@@ -1333,7 +1317,7 @@ def event_envelopes(
     """Events API deliveries with random event shapes (as Slack's envelope, signed); True when malformed."""
     ws = bot.ws
     channel_id = draw(
-        st.one_of(st.sampled_from(sorted(ws.channels)), st.sampled_from(["", "C0NOPE", "D0NOPE"]))
+        st.one_of(st.sampled_from(_fixed_channels(ws)), st.sampled_from(["", "C0NOPE", "D0NOPE"]))
     )
     user = draw(st.sampled_from([JO, KIM, MAX, ANNA, CARL, LEAD, SALES, GHOST, "", "USLACKBOT", "U0BOT"]))
     odd_ts = st.sampled_from(["", "abc", "-1", "1e10", "9" * 40])
@@ -1906,6 +1890,40 @@ async def test_bug5_malformed_signed_payloads_never_get_5xx(bot: Harness, payloa
     dispatch a signed body)."""
     result = await send_payload(bot, payload)
     assert result.status in (200, 400), result.status
+
+
+BOLT_BREAKING_PAYLOADS = [
+    pytest.param({"type": "block_actions", "user": {"id": ANNA}, "actions": [None]}, id="actions [None]"),
+    pytest.param(
+        {"type": "block_actions", "user": {"id": ANNA}, "actions": "card.claim"}, id="actions a string"
+    ),
+]
+
+
+@pytest.mark.parametrize("payload", BOLT_BREAKING_PAYLOADS)
+async def test_bug5_shapes_bolt_cannot_route_get_400_without_an_unhandled_error(
+    bot: Harness, caplog: pytest.LogCaptureFixture, payload: Any
+) -> None:
+    """Structures Slack never sends and Bolt's matchers crash on: the server answers 400 before Bolt sees
+    them (bot/server.py:misshapen), nothing is logged as an unhandled error."""
+    result = await send_payload(bot, payload)
+    assert result.status == 400
+    assert not _unhandled(caplog), _unhandled(caplog)
+
+
+async def test_bug5_an_event_that_is_a_list_gets_400_without_an_unhandled_error(
+    bot: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    envelope = bot.driver.envelope(
+        {"type": "message", "user": JO, "text": "x", "ts": "1.000001", "channel": ACME_CHANNEL},
+        channel=bot.ws.channels[ACME_CHANNEL],
+        actor=bot.ws.users[JO],
+    )
+    envelope["event"] = [envelope["event"]]
+    result = await send_event(bot, envelope)
+    assert result.status == 400
+    assert not _unhandled(caplog), _unhandled(caplog)
+    assert await InboundEvent.all().count() == 0
 
 
 async def test_bug6_expired_trigger_tells_the_person_to_retry(
