@@ -103,8 +103,20 @@ async def _sla(
     now: datetime,
     level: str | None = None,
     actor_id: str | None = None,
+    cards_follow: bool = False,
 ) -> None:
-    await on_ticket_event(ticket, SlaEvent[event], at=now, config=rt.config, level=level, actor_id=actor_id)
+    """The SLA side of a change, called after the ticket itself changed. With cards_follow the flow renders
+    the ticket's active card after this call in the same transaction, so the card shows the timers' new
+    state and the SLA tick need not render it again."""
+    await on_ticket_event(
+        ticket,
+        SlaEvent[event],
+        at=now,
+        config=rt.config,
+        level=level,
+        actor_id=actor_id,
+        cards_follow=cards_follow,
+    )
 
 
 async def _done(rt: Runtime) -> None:
@@ -145,6 +157,7 @@ async def escalate(
             config=rt.config,
             at=now,
         )
+        await _sla(ticket, "ESCALATED", rt, now, level=to_level, actor_id=actor.user_id, cards_follow=True)
         if old_card is not None:
             old_card.active = False
             old_card.note = f"⬆️ Escalated to *{to_level}* by {mention(actor.user_id)} · {_when(now)}"
@@ -163,7 +176,6 @@ async def escalate(
                 build_customer_update(language=_language(rt, ticket), name="forwarded", key=key),
                 now,
             )
-        await _sla(ticket, "ESCALATED", rt, now, level=to_level, actor_id=actor.user_id)
         await kb_flows.suggest_for_ticket(rt, ticket, stage=f"escalated_{to_level}", now=now)
     await _done(rt)
     return ticket
@@ -215,6 +227,7 @@ async def hand_back(
         from_level, to_level = await svc.hand_back(
             ticket=ticket, key=key, actor_id=actor.user_id, summary=summary, at=now
         )
+        await _sla(ticket, "HANDED_BACK", rt, now, level=to_level, actor_id=actor.user_id, cards_follow=True)
         if upper is not None:
             upper.active = False
             upper.note = f"⬇️ Handed back to *{to_level}* by {mention(actor.user_id)} · {_when(now)}"
@@ -237,7 +250,6 @@ async def hand_back(
             f"⬇️ *Hand-back from {from_level}* by {mention(actor.user_id)}:\n{quote(summary, 2800)}",
             now,
         )
-        await _sla(ticket, "HANDED_BACK", rt, now, level=to_level, actor_id=actor.user_id)
     await _done(rt)
     return ticket
 
@@ -257,6 +269,10 @@ async def assign(rt: Runtime, *, ticket_id: int, actor: Actor, assignee_id: str 
     now = rt.clock.now()
     async with in_transaction():
         await svc.assign(ticket=ticket, key=key, actor_id=actor.user_id, assignee_id=assignee_id, at=now)
+        if assignee_id:
+            await _sla(
+                ticket, "CLAIMED", rt, now, level=ticket.level, actor_id=actor.user_id, cards_follow=True
+            )
         await refresh_active_card(rt, ticket, now)
         if assignee_id:
             text = (
@@ -271,7 +287,6 @@ async def assign(rt: Runtime, *, ticket_id: int, actor: Actor, assignee_id: str 
                 payload=build_internal_line(text),
                 now=now,
             )
-            await _sla(ticket, "CLAIMED", rt, now, level=ticket.level, actor_id=actor.user_id)
     await _done(rt)
     return ticket
 
@@ -285,8 +300,8 @@ async def set_waiting(rt: Runtime, *, ticket_id: int, actor: Actor, waiting: boo
     change, event = (svc.set_waiting, "WAITING") if waiting else (svc.end_waiting, "RESUMED")
     async with in_transaction():
         await change(ticket=ticket, key=rt.key(ticket.id), actor_id=actor.user_id, at=now)
+        await _sla(ticket, event, rt, now, actor_id=actor.user_id, cards_follow=True)
         await refresh_active_card(rt, ticket, now)
-        await _sla(ticket, event, rt, now, actor_id=actor.user_id)
     await _done(rt)
     return ticket
 
@@ -300,8 +315,8 @@ async def set_priority(rt: Runtime, *, ticket_id: int, actor: Actor, priority: s
         await svc.set_priority(
             ticket=ticket, key=rt.key(ticket.id), actor_id=actor.user_id, priority=priority, at=now
         )
+        await _sla(ticket, "PRIORITY_CHANGED", rt, now, actor_id=actor.user_id, cards_follow=True)
         await refresh_active_card(rt, ticket, now)
-        await _sla(ticket, "PRIORITY_CHANGED", rt, now, actor_id=actor.user_id)
     await _done(rt)
     return ticket
 
@@ -375,6 +390,7 @@ async def _resolve(
         publish=publish,
         at=now,
     )
+    await _sla(ticket, "RESOLVED", rt, now, actor_id=actor_id, cards_follow=True)
     card = await active_card(ticket)
     if card is not None:
         card.note = f"✅ Resolved by {mention(actor_id)} · {_when(now)} · waiting for the customer to confirm"
@@ -388,7 +404,6 @@ async def _resolve(
         ),
         now,
     )
-    await _sla(ticket, "RESOLVED", rt, now, actor_id=actor_id)
     await kb_flows.offer_capture(rt, ticket, resolver_id=actor_id, now=now)
 
 
@@ -408,6 +423,9 @@ async def reopen(rt: Runtime, *, ticket_id: int, actor: Actor, reason: str) -> T
             by_customer=actor.is_external,
         )
         card = await TicketCard.filter(ticket_id=ticket.id, level=level).order_by("-id").first()
+        await _sla(
+            ticket, "REOPENED", rt, now, level=level, actor_id=actor.user_id, cards_follow=card is not None
+        )
         if card is not None:
             await TicketCard.filter(ticket_id=ticket.id).update(active=False)
             card.active = True
@@ -422,7 +440,6 @@ async def reopen(rt: Runtime, *, ticket_id: int, actor: Actor, reason: str) -> T
         await post_to_customer(
             rt, ticket, build_customer_update(language=_language(rt, ticket), name="reopened", key=key), now
         )
-        await _sla(ticket, "REOPENED", rt, now, level=level, actor_id=actor.user_id)
     await _done(rt)
     return ticket
 
@@ -437,6 +454,7 @@ async def confirm(rt: Runtime, *, ticket_id: int, actor: Actor) -> Ticket:
     now = rt.clock.now()
     async with in_transaction():
         await svc.close(ticket=ticket, key=key, actor_id=actor.user_id, at=now)
+        await _sla(ticket, "CLOSED", rt, now, actor_id=actor.user_id, cards_follow=True)
         card = await active_card(ticket)
         if card is not None:
             card.note = f"🔒 Closed: the customer confirmed the solution · {_when(now)}"
@@ -445,7 +463,6 @@ async def confirm(rt: Runtime, *, ticket_id: int, actor: Actor) -> Ticket:
         await post_to_customer(
             rt, ticket, build_customer_update(language=_language(rt, ticket), name="closed", key=key), now
         )
-        await _sla(ticket, "CLOSED", rt, now, actor_id=actor.user_id)
         await csat_flows.ask_after_confirm(rt, ticket, actor=actor, now=now)
     await _done(rt)
     return ticket

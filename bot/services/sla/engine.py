@@ -406,9 +406,14 @@ async def on_ticket_event(
     config: SupportConfig,
     level: str | None = None,
     actor_id: str | None = None,
+    cards_follow: bool = False,
 ) -> bool:
     """Apply a ticket event to the ticket's SLA timers (inside the caller's transaction, after the ticket
-    itself changed); True when a timer started, stopped, paused, resumed or got a new due time."""
+    itself changed); True when a timer started, stopped, paused, resumed or got a new due time.
+
+    The next tick re-renders the ticket's card to show the change, unless `cards_follow`: the caller renders
+    the card after this call in the same transaction. A new ticket's card is posted after CREATED, so it
+    shows its timers already."""
     if not config.sla.enabled:
         return False
     event = SlaEvent(event)
@@ -482,9 +487,7 @@ async def on_ticket_event(
         change.resume(WAITING, cause="closed")
         for kind in list(change.timers):
             change.stop(kind, "closed")
-    # The next tick re-renders the card (the flow may have rendered it before calling us). A new ticket's
-    # card is posted after CREATED, so it shows its timers already.
-    await change.save(refresh_card=event != SlaEvent.CREATED)
+    await change.save(refresh_card=event != SlaEvent.CREATED and not cards_follow)
     return bool(change.dirty)
 
 
