@@ -48,12 +48,19 @@ class Runtime:
     # Work after an ack waits here for its turn (settings.work_concurrency); see bot.slack.budget.
     work_slots: asyncio.Semaphore = field(init=False)
 
-    # Set when shutdown begins: work still waiting for a slot is not started any more.
+    # Set when shutdown begins (`begin_stopping`): work still waiting for a slot is not started any more.
     stopping: asyncio.Event = field(init=False)
+    _slot_waiters: int = 0
 
     def __post_init__(self) -> None:
         self.work_slots = asyncio.Semaphore(self.settings.work_concurrency)
         self.stopping = asyncio.Event()
+
+    def begin_stopping(self) -> None:
+        """Shutdown begins: work waiting for a slot wakes up, sees `stopping` and is not started."""
+        self.stopping.set()
+        for _ in range(self._slot_waiters):
+            self.work_slots.release()
 
     def spawn(self, work: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
         """Run work after the ack in the background, tracked so shutdown and tests can wait for it."""
@@ -80,21 +87,20 @@ class Runtime:
         return 0
 
     async def take_work_slot(self) -> bool:
-        """Wait for a work slot; False (and no slot) once shutdown has begun. Release with `work_slots`."""
+        """Wait for a work slot; False (and no slot) once shutdown has begun. Release with `work_slots`.
+
+        A waiter is one parked coroutine, nothing more: under a burst thousands wait, and every extra future
+        each of them holds makes the garbage collector's full passes (which pause every ack) longer.
+        `begin_stopping` wakes them all."""
         if self.stopping.is_set():
             return False
-        if not self.work_slots.locked():  # a slot is free: taken at once, no race with shutdown to set up
+        self._slot_waiters += 1
+        try:
             await self.work_slots.acquire()
-            return True
-        acquire = asyncio.ensure_future(self.work_slots.acquire())
-        stop = asyncio.ensure_future(self.stopping.wait())
-        await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        if not acquire.done():
-            acquire.cancel()
-            return False
+        finally:
+            self._slot_waiters -= 1
         if self.stopping.is_set():
-            self.work_slots.release()
+            self.work_slots.release()  # passed on: the next waiter wakes and sees `stopping` too
             return False
         return True
 

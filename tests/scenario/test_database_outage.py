@@ -168,7 +168,7 @@ async def test_commands_waiting_for_their_turn_at_shutdown_are_told_not_done(dat
         second = await h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} waits")
         assert first.status == 200 and second.status == 200
         await asyncio.sleep(0.2)
-        h.rt.stopping.set()  # what `serve` does on SIGTERM
+        h.rt.begin_stopping()  # what `serve` does on SIGTERM
         await asyncio.to_thread(holder.join, 10)
         await h.settle()
         texts = [e.text for e in h.ws.ephemerals_for("U0L1ANNA")]
