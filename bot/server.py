@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import hmac
 import logging
@@ -206,6 +207,12 @@ async def _on_startup(app: web.Application) -> None:
     await rt.spool.start()
     app[STATE_KEY]["scheduler"] = scheduler = BotScheduler(rt)
     await scheduler.start()
+    # What start-up made (models, migrations' state, config, caches) lives as long as the process: frozen, a
+    # full collection no longer walks it. Under load those walks paused the event loop (and every ack) for
+    # 100-200 ms (docs/operations.md, "Answering Slack in time").
+    if rt.settings.gc_freeze:
+        gc.collect()
+        gc.freeze()
 
 
 async def _on_cleanup(app: web.Application) -> None:
@@ -222,6 +229,8 @@ async def _on_cleanup(app: web.Application) -> None:
     await rt.spool.stop()
     await rt.sender.stop(grace=left())
     await db.close_db()
+    if rt.settings.gc_freeze:
+        gc.unfreeze()  # several bots in one process: what the stopped one froze may be collected now
     session = app[STATE_KEY].get("session")
     if session is not None:
         await session.close()
@@ -276,7 +285,7 @@ async def serve(parts: BotParts, settings: Settings) -> None:
         settings.shutdown_grace_seconds,
     )
     parts.web_app[STATE_KEY]["accepting"] = False
-    parts.runtime.stopping.set()  # work still waiting for its turn is not started (commands are told so)
+    parts.runtime.begin_stopping()  # work still waiting for its turn is not started (commands are told so)
     if socket_handler is not None:
         with contextlib.suppress(Exception):
             await socket_handler.close_async()

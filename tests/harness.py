@@ -108,6 +108,9 @@ async def start_harness(
         # Slack's pace (~1 msg/s per channel) is tested on its own; elsewhere it would only slow tests down.
         "outbox_channel_rate": 1000.0,
         "outbox_channel_burst": 1000,
+        # Dozens of bots start in one test process: a full collection and freeze at each start would cost
+        # seconds (tests/scenario/test_gc_freeze.py starts one with it on).
+        "gc_freeze": False,
         **(settings_overrides or {}),
     }
     settings = Settings(_env_file=None, **values)

@@ -32,6 +32,9 @@ SLACK_DOWN = "Slack didn't open the form just now. Nothing was changed; please t
 # A form still being prepared this long after its request arrived gets a 'Working…' modal first. Preparing
 # takes milliseconds when the database is well; this leaves views.open about 2 s of the trigger's 3 s.
 WORKING_AFTER = 1.0
+# After this long the trigger is as good as spent (Slack: 3 s from when it issued it): no Working modal is
+# tried any more, so work that waited its turn that long costs Slack no doomed views.open.
+TRIGGER_LIFE = 2.5
 _SLACK_TROUBLE = ("ratelimited", "internal_error", "fatal_error")
 T = TypeVar("T")
 
@@ -108,12 +111,13 @@ class FormOpener:
         self.client, self.trigger_id = client, trigger_id
         start = received_at if isinstance(received_at, float) else time.monotonic()
         self.opens_at = start + after
+        self.expires_at = start + TRIGGER_LIFE
         self._timer: asyncio.Task[str | None] | None = None
         self._opening = False  # the timer fired: views.open of the Working modal is under way
         self._finished = False  # the form (or a closing note) was shown
 
     async def __aenter__(self) -> FormOpener:
-        if isinstance(self.trigger_id, str) and self.trigger_id:
+        if isinstance(self.trigger_id, str) and self.trigger_id and time.monotonic() < self.expires_at:
             self._timer = asyncio.ensure_future(self._open_working())
         return self
 
