@@ -120,6 +120,28 @@ def dumps_toml(data: Mapping[str, Any]) -> str:
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
+def in_hours(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The support config with every SLA duration 60 times as long: "5m" becomes "5h", "4h" "240h".
+
+    The sandbox's demo config counts in minutes so that its warnings show within minutes; in a benchmark run
+    of a few minutes that fires reminders and breaches (and P1 auto-escalations) for thousands of seeded
+    tickets, work that has nothing to do with what is measured. In hours the same policies start, stop and
+    pause the same timers (their cost counts), but none falls due during the run, as in a real workday."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str) and (match := re.fullmatch(r"(\d+)([mhd])", value)):
+            number, unit = int(match[1]), match[2]
+            return f"{number}h" if unit == "m" else f"{number * 60}{unit}"
+        if isinstance(value, Mapping):
+            return {k: convert(v) for k, v in value.items()}
+        return value
+
+    data = dict(raw)
+    if "sla" in data:
+        data["sla"] = convert(data["sla"])
+    return data
+
+
 def write_toml(path: Path, data: Mapping[str, Any]) -> Path:
     """Write a mapping as a TOML file and return its path."""
     path.write_text(dumps_toml(data), encoding="utf-8")

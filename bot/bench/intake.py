@@ -44,6 +44,7 @@ from bot.bench.common import (
     format_number,
     format_table,
     free_port,
+    in_hours,
     log,
     median,
     percentile,
@@ -380,7 +381,7 @@ async def start_target(
     """Start the bot or a bare Bolt app as a subprocess against the stand-in; return once healthy."""
     port = free_port()
     if target.kind == "bot":
-        config = write_toml(workdir / f"support-{tag}.toml", demo_support_raw())
+        config = write_toml(workdir / f"support-{tag}.toml", in_hours(demo_support_raw()))
         env = bot_env(
             slack_api_url=standin.api_url,
             database_url=database_url,

@@ -13,7 +13,7 @@ import pytest
 
 from bot.bench.__main__ import BENCHMARKS
 from bot.bench.__main__ import main as bench_main
-from bot.bench.common import dumps_toml, format_number, format_table, median, percentile, run_load
+from bot.bench.common import dumps_toml, format_number, format_table, in_hours, median, percentile, run_load
 from bot.bench.intake import IntakeOptions, TrialMetrics, build_bench_workspace, parse_args, run_intake
 from bot.sandbox.demo import ACME_CHANNEL, GLOBEX_CHANNEL, demo_support_raw
 from bot.sandbox.driver import DriverResult
@@ -155,3 +155,17 @@ async def test_intake_smoke_run_on_postgres() -> None:
     report = await run_intake(options)
     _assert_clean(report.trials)
     assert report.trials[0].tickets == 10
+
+
+def test_in_hours_stretches_every_sla_duration_and_nothing_else() -> None:
+    raw = demo_support_raw()
+    stretched = in_hours(raw)
+    gold = stretched["sla"]["plans"]["gold"]
+    assert gold["P1"] == {"first_response": "2h", "next_response": "5h", "resolution": "15h"}
+    assert stretched["sla"]["plans"]["standard"]["P1"]["resolution"] == "240h"  # 4h
+    assert stretched["sla"]["ola"]["L2"]["P1"] == "3h"
+    assert stretched["sla"]["alerts"]["thresholds"] == [50, 75, 90]
+    assert stretched["levels"] == raw["levels"] and stretched["customers"] == raw["customers"]
+    assert raw["sla"]["plans"]["gold"]["P1"]["first_response"] == "2m"  # the demo config is left alone
+    config = parse_support_config(stretched, source="bench")
+    assert config.sla.plans["gold"].P1.first_response == "2h"  # and it parses
