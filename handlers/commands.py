@@ -169,6 +169,7 @@ async def handle_escalate_command(ack: AsyncAck, command: dict[str, Any], contex
                 context={},
                 component=ticket.component,
                 expected_level=ticket.level,
+                loaded=ticket,
             )
             done = f"Escalated {rt.key(ticket.id)} to {to_level}."
             await form.close_with(done)

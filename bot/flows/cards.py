@@ -85,9 +85,15 @@ async def _last_reason(ticket: Ticket, level: str) -> str | None:
 
 
 async def render_card(
-    rt: Runtime, ticket: Ticket, card: TicketCard, *, pings: tuple[str, ...] = ()
+    rt: Runtime,
+    ticket: Ticket,
+    card: TicketCard,
+    *,
+    pings: tuple[str, ...] = (),
+    reason: str | None = None,
 ) -> dict[str, Any]:
-    """A card payload for the ticket as it is now, from the point of view of that card."""
+    """A card payload for the ticket as it is now, from the point of view of that card. `reason`: the
+    escalation reason to show, when the caller has just escalated to the card's level (else it is read)."""
     home.touch(rt, ticket, level=card.level)  # a card changes when its ticket does: so do Home views
     is_current = card.active and card.level == ticket.level and ticket.status in OPEN_STATUSES
     fields = svc.context_fields(rt.config, card.level) if card.level != "L1" else []
@@ -101,7 +107,9 @@ async def render_card(
             "level": ticket.level,
             "active": is_current,
             "context": context,
-            "reason": await _last_reason(ticket, card.level) if card.level != "L1" else None,
+            "reason": reason
+            if reason is not None
+            else (await _last_reason(ticket, card.level) if card.level != "L1" else None),
             "state_note": card.note,
             "buttons": BUTTONS.get(card.level, ()),
             "sla_line": await card_sla_line(ticket) if is_current else None,
@@ -154,10 +162,11 @@ async def post_card(
     pings: tuple[str, ...],
     now: datetime,
     note: str | None = None,
+    reason: str | None = None,
 ) -> TicketCard:
-    """Post a new card for the ticket at a level."""
+    """Post a new card for the ticket at a level (`reason`: see render_card)."""
     card = TicketCard(ticket=ticket, level=level, channel_id=channel, outbox_id=0, active=True, note=note)
-    payload = await render_card(rt, ticket, card, pings=pings)
+    payload = await render_card(rt, ticket, card, pings=pings, reason=reason)
     message = await outbox.enqueue(
         stream=stream_of(ticket), method="chat.postMessage", channel_id=channel, payload=payload, now=now
     )

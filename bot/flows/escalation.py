@@ -135,9 +135,11 @@ async def escalate(
     context: dict[str, str],
     component: str | None,
     expected_level: str | None = None,
+    loaded: Ticket | None = None,
 ) -> Ticket:
-    """Move a ticket one level up with the context the next level needs."""
-    ticket = await load_for(rt, ticket_id, actor)
+    """Move a ticket one level up with the context the next level needs. `loaded`: the ticket as the caller
+    has just read it with `load_for` (the conditional update still refuses a ticket that moved since)."""
+    ticket = loaded if loaded is not None and loaded.id == ticket_id else await load_for(rt, ticket_id, actor)
     require(actor, Action.ESCALATE, ticket)
     key = rt.key(ticket.id)
     if expected_level and ticket.level != expected_level:
@@ -167,7 +169,9 @@ async def escalate(
         channel = route.channel if route else rt.config.levels[to_level].channel  # type: ignore[index]
         pings = tuple(route.ping if route else rt.config.levels[to_level].ping)  # type: ignore[index]
         note = f"⬆️ Escalated from {from_level} by {mention(actor.user_id)} · {_when(now)}"
-        await post_card(rt, ticket, level=to_level, channel=channel, pings=pings, now=now, note=note)
+        await post_card(
+            rt, ticket, level=to_level, channel=channel, pings=pings, now=now, note=note, reason=reason
+        )
         if await TimelineEntry.filter(ticket_id=ticket.id, kind="escalated").count() == 1:
             # The customer hears once that specialists took over; further internal moves are not news to them.
             await post_to_customer(
