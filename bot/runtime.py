@@ -86,6 +86,10 @@ class Runtime:
             await asyncio.wait(tasks, timeout=remaining)
         return 0
 
+    def slot_waiters(self) -> int:
+        """Work acked and waiting for a slot (a burst beyond what the bot works off at once)."""
+        return self._slot_waiters
+
     async def take_work_slot(self) -> bool:
         """Wait for a work slot; False (and no slot) once shutdown has begun. Release with `work_slots`.
 

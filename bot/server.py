@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import hashlib
 import hmac
 import logging
@@ -24,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import db
 from bot.app import build_app
 from bot.clock import Clock
+from bot.collector import CollectorGuard
 from bot.flows import home as home_flows
 from bot.flows import kb as kb_flows
 from bot.flows.delivery import DeliveryFailureNotices
@@ -207,12 +207,9 @@ async def _on_startup(app: web.Application) -> None:
     await rt.spool.start()
     app[STATE_KEY]["scheduler"] = scheduler = BotScheduler(rt)
     await scheduler.start()
-    # What start-up made (models, migrations' state, config, caches) lives as long as the process: frozen, a
-    # full collection no longer walks it. Under load those walks paused the event loop (and every ack) for
-    # 100-200 ms (docs/operations.md, "Answering Slack in time").
-    if rt.settings.gc_freeze:
-        gc.collect()
-        gc.freeze()
+    if rt.settings.gc_freeze:  # the collector's full passes skip start-up's objects and a burst's backlog
+        app[STATE_KEY]["collector"] = collector = CollectorGuard(rt.slot_waiters)
+        collector.start()
 
 
 async def _on_cleanup(app: web.Application) -> None:
@@ -229,8 +226,8 @@ async def _on_cleanup(app: web.Application) -> None:
     await rt.spool.stop()
     await rt.sender.stop(grace=left())
     await db.close_db()
-    if rt.settings.gc_freeze:
-        gc.unfreeze()  # several bots in one process: what the stopped one froze may be collected now
+    if (collector := app[STATE_KEY].get("collector")) is not None:
+        await collector.stop()
     session = app[STATE_KEY].get("session")
     if session is not None:
         await session.close()

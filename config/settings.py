@@ -54,8 +54,9 @@ class Settings(BaseSettings):
     # hundreds of concurrent units of work only fight over the database and the event loop, and acks slow
     # down while the total throughput drops (measured: docs/benchmarks.md).
     work_concurrency: int = Field(default=16, ge=1, le=1024)
-    # After start-up, move what exists out of the garbage collector's reach (gc.freeze): its full passes pause
-    # every ack for as long as they walk the heap (docs/operations.md). Off where many bots share a process.
+    # Keep what lives long out of the garbage collector's full passes (gc.freeze: start-up's objects, and a
+    # burst's backlog while it waits), which pause every ack for as long as they walk the heap
+    # (bot/collector.py, docs/operations.md). Off where many bots share a process.
     gc_freeze: bool = True
 
     @field_validator("slack_bot_token")
