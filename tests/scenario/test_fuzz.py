@@ -116,13 +116,7 @@ FUZZ_SETTINGS = {
 
 # ---------------------------------------------------------------------------------------------- known bugs
 
-KNOWN_BUGS: dict[str, str] = {
-    "STANDIN-1 history-window-500": (
-        "Not the bot: the stand-in answers conversations.history with latest/oldest that is not a number "
-        "(e.g. 'abc') with HTTP 500 (bot/sandbox/standin/webapi.py:_in_window: float()); Slack answers "
-        "ok: false, invalid_ts_latest / invalid_ts_oldest. The bot copes (fetch_message -> 'couldn't read')."
-    ),
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -158,8 +152,6 @@ def known_bug(p: Problem) -> str | None:
     """Classify a problem as one of KNOWN_BUGS (None: a new bug, the test fails).
 
     Fixed bugs have no entry any more (see docs/fuzzing.md): if one comes back, it fails the test."""
-    if p.kind == "standin_error" and p.ours.startswith("bot/sandbox/standin/webapi.py:_in_window"):
-        return "STANDIN-1 history-window-500"
     return None
 
 

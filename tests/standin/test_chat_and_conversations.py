@@ -275,3 +275,19 @@ async def test_read_helpers_find_messages(standin: SlackStandIn, standin_client:
     await standin_client.chat_postMessage(channel="C0SUPPORT", text="INC-42 assigned", thread_ts=parent["ts"])
     found = standin.workspace.find_messages("C0SUPPORT", contains="INC-42")
     assert [m.ts for m in found][0] == parent["ts"] and len(found) == 2
+
+
+async def test_history_and_replies_refuse_a_window_bound_that_is_no_timestamp(
+    standin_client: AsyncWebClient,
+) -> None:
+    """Slack answers ok: false (invalid_ts_latest / invalid_ts_oldest), not an HTTP 500."""
+    posted = await standin_client.chat_postMessage(channel="C0SUPPORT", text="ticket")
+    for method, extra in (
+        (standin_client.conversations_history, {}),
+        (standin_client.conversations_replies, {"ts": posted["ts"]}),
+    ):
+        for name, value in (("latest", "abc"), ("oldest", "nan"), ("latest", "inf")):
+            answer = await _error(method(channel="C0SUPPORT", **extra, **{name: value}))
+            assert answer["error"] == f"invalid_ts_{name}"
+        fine = await method(channel="C0SUPPORT", **extra, oldest="0", latest=posted["ts"], inclusive=True)
+        assert [m["text"] for m in fine["messages"]] == ["ticket"]

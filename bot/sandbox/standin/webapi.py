@@ -12,6 +12,7 @@ import copy
 import inspect
 import itertools
 import json
+import math
 import re
 import secrets
 import time
@@ -537,12 +538,31 @@ def _paginate(items: list[Any], args: Args, *, default_limit: int) -> tuple[list
     return page, {"has_more": bool(next_cursor), "response_metadata": {"next_cursor": next_cursor}}
 
 
-def _in_window(ts: str, args: Args) -> bool:
-    oldest, latest, inclusive = args.str("oldest"), args.str("latest"), args.bool("inclusive")
-    value = float(ts)
-    if oldest is not None and (value < float(oldest) or (value == float(oldest) and not inclusive)):
-        return False
-    return not (latest is not None and (value > float(latest) or (value == float(latest) and not inclusive)))
+def _window(args: Args) -> Callable[[str], bool]:
+    """Whether a message ts lies within `oldest`/`latest` (`inclusive`). A bound that is not a timestamp is
+    refused as Slack does (invalid_ts_oldest / invalid_ts_latest), before any message is looked at."""
+
+    def bound(name: str) -> float | None:
+        raw = args.str(name)
+        if raw is None:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise SlackError(f"invalid_ts_{name}")
+        return value
+
+    oldest, latest, inclusive = bound("oldest"), bound("latest"), args.bool("inclusive")
+
+    def inside(ts: str) -> bool:
+        value = float(ts)
+        if oldest is not None and (value < oldest or (value == oldest and not inclusive)):
+            return False
+        return not (latest is not None and (value > latest or (value == latest and not inclusive)))
+
+    return inside
 
 
 def _bot_message(ws: Workspace, args: Args, *, ts_arg: str, not_yours: str) -> tuple[Channel, Message]:
@@ -742,7 +762,8 @@ def conversations_history(si: SlackStandIn, args: Args) -> JsonDict:
     channel = ws.require_channel(args.require("channel", "channel_not_found"))
     if ws.bot_user_id not in channel.members:
         raise SlackError("not_in_channel")
-    messages = [m for m in reversed(ws.channel_messages(channel.id)) if _in_window(m.ts, args)]
+    inside = _window(args)
+    messages = [m for m in reversed(ws.channel_messages(channel.id)) if inside(m.ts)]
     page, meta = _paginate(messages, args, default_limit=100)
     return {"messages": [ws.render_message(m) for m in page], "pin_count": 0, **meta}
 
@@ -757,7 +778,8 @@ def conversations_replies(si: SlackStandIn, args: Args) -> JsonDict:
     if root is None or root.deleted:
         raise SlackError("thread_not_found")
     thread = [root, *ws.thread_replies(channel.id, root.ts)]
-    page, meta = _paginate([m for m in thread if _in_window(m.ts, args)], args, default_limit=1000)
+    inside = _window(args)
+    page, meta = _paginate([m for m in thread if inside(m.ts)], args, default_limit=1000)
     return {"messages": [ws.render_message(m) for m in page], **meta}
 
 
