@@ -152,12 +152,14 @@ async def _dispatch(request: web.Request) -> tuple[web.Response, dict | None]:
 
 
 def misshapen(body: dict) -> bool:
-    """A signed payload whose structure Slack never sends and Bolt cannot route: an event that is not an
-    object, actions that are not a list of objects. Bolt's own matchers and authorization would raise on them
-    before any listener runs; they get the 400 of any signed but unparseable body."""
-    event, actions = body.get("event"), body.get("actions")
-    if "event" in body and not isinstance(event, dict):
-        return True
+    """A signed payload whose structure Slack never sends and Bolt cannot route: an event or a view that is not
+    an object with a `type`, actions that are not a list of objects. Bolt's own matchers, authorization and
+    error handler index into them (`body["view"]["type"]`, `body["event"]["type"]`) and would raise before any
+    listener runs; they get the 400 of any signed but unparseable body."""
+    for key in ("event", "view"):
+        if key in body and not (isinstance(body[key], dict) and isinstance(body[key].get("type"), str)):
+            return True
+    actions = body.get("actions")
     return "actions" in body and not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions))
 
 
