@@ -91,6 +91,15 @@ async def _form_ticket(
     return ticket
 
 
+def _block_ids(view: dict[str, Any]) -> set[str]:
+    blocks = view.get("blocks")
+    return (
+        {b["block_id"] for b in blocks if isinstance(b, dict) and isinstance(b.get("block_id"), str)}
+        if isinstance(blocks, list)
+        else set()
+    )
+
+
 async def handle_pick_submission(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext
 ) -> None:
@@ -140,6 +149,14 @@ async def handle_escalate_submission(
         errors[BlockId.ESCALATE_REASON] = "Say why, and what the next level should do."
     if to_level == "L3" and rt.config.routes and rt.config.escalation.require_component and not component:
         errors[BlockId.ESCALATE_COMPONENT] = "Pick the component."
+    if errors and not set(errors) <= _block_ids(view):
+        # Slack shows errors only on blocks the form has: one that asks for fields it lacks is out of date.
+        notice = (
+            f"This form no longer fits {rt.key(ticket.id)}: {to_level} needs context it does not ask for. "
+            "Nothing was changed; please open it again."
+        )
+        await ack(response_action="update", view=build_status_modal("Nothing changed", notice))
+        return
     if errors:
         await ack(response_action="errors", errors=errors)
         return
