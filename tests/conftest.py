@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from bot import db
 from tests.harness import Harness, start_harness, stop_harness
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,6 +83,16 @@ async def database_url(tmp_path: Path, pg_template: str | None, sqlite_template:
 
         await Tortoise.close_connections()
         await _pg_exec(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[None]:
+    """Tortoise connected to a fresh, migrated database, without a bot (unit tests of services and stores)."""
+    await db.init_db(database_url)
+    try:
+        yield
+    finally:
+        await db.close_db()
 
 
 @pytest.fixture

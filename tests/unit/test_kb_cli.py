@@ -9,12 +9,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot import db
 from bot.services.kb import cli, importer
 from models import KbArticle, KbArticleVersion
 
@@ -45,15 +43,6 @@ GOOD = [
 ]
 
 
-@pytest.fixture
-async def kb_db(database_url: str) -> AsyncIterator[None]:
-    await db.init_db(database_url)
-    try:
-        yield
-    finally:
-        await db.close_db()
-
-
 def jsonl(path: Path, lines: list[object]) -> Path:
     path.write_text(
         "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n", encoding="utf-8"
@@ -81,7 +70,7 @@ async def run_import(source: Path, **kw: object) -> tuple[int, str]:
 
 
 async def test_jsonl_import_reports_bad_lines_with_numbers_and_imports_the_rest(
-    kb_db: None, tmp_path: Path
+    database: None, tmp_path: Path
 ) -> None:
     source = jsonl(
         tmp_path / "kb.jsonl",
@@ -120,7 +109,7 @@ async def test_jsonl_import_reports_bad_lines_with_numbers_and_imports_the_rest(
     assert (await KbArticle.get(external_id="7")).language == "de"
 
 
-async def test_invalid_utf8_and_strict_mode_write_nothing(kb_db: None, tmp_path: Path) -> None:
+async def test_invalid_utf8_and_strict_mode_write_nothing(database: None, tmp_path: Path) -> None:
     source = tmp_path / "kb.jsonl"
     source.write_bytes(json.dumps(GOOD[0]).encode() + b"\n\xff\xfe{}\n")
     code, out = await run_import(source, strict=True)
@@ -128,7 +117,7 @@ async def test_invalid_utf8_and_strict_mode_write_nothing(kb_db: None, tmp_path:
     assert await KbArticle.all().count() == 0
 
 
-async def test_an_interrupted_import_leaves_nothing_half_imported(kb_db: None, tmp_path: Path) -> None:
+async def test_an_interrupted_import_leaves_nothing_half_imported(database: None, tmp_path: Path) -> None:
     records = [
         {"id": f"a-{i}", "title": f"Article {i}", "body": f"Text {i}"} for i in range(importer.BATCH + 10)
     ]
@@ -144,7 +133,9 @@ async def test_an_interrupted_import_leaves_nothing_half_imported(kb_db: None, t
     assert await KbArticle.all().count() == 0 and await KbArticleVersion.all().count() == 0
 
 
-async def test_reimport_updates_only_changed_articles_with_a_new_version(kb_db: None, tmp_path: Path) -> None:
+async def test_reimport_updates_only_changed_articles_with_a_new_version(
+    database: None, tmp_path: Path
+) -> None:
     await run_import(jsonl(tmp_path / "a.jsonl", GOOD))
     changed = {**GOOD[1], "solution": "Restart the spooler, then clear the queue."}
     code, out = await run_import(jsonl(tmp_path / "b.jsonl", [GOOD[0], changed, GOOD[2]]))
@@ -158,7 +149,7 @@ async def test_reimport_updates_only_changed_articles_with_a_new_version(kb_db: 
     assert await KbArticle.all().count() == 3
 
 
-async def test_markdown_folder_import(kb_db: None, tmp_path: Path) -> None:
+async def test_markdown_folder_import(database: None, tmp_path: Path) -> None:
     folder = tmp_path / "kb"
     (folder / "network").mkdir(parents=True)
     (folder / "network" / "vpn-drops.md").write_text(
@@ -190,7 +181,7 @@ async def test_markdown_folder_import(kb_db: None, tmp_path: Path) -> None:
 
 
 async def test_search_prints_ranked_import_ids_and_scores_and_reports_bad_lines(
-    kb_db: None, tmp_path: Path
+    database: None, tmp_path: Path
 ) -> None:
     await run_import(jsonl(tmp_path / "a.jsonl", GOOD))
     stdin = io.BytesIO(b"my vpn keeps dropping\n\n\xff\xfe\nprinter offline\nzzzz qqqq\n")

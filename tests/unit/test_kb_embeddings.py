@@ -9,14 +9,13 @@ import hashlib
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bot import db
 from bot.bench.common import write_toml
 from bot.sandbox.demo import demo_support_raw
 from bot.services.kb import embeddings, semantic
@@ -47,15 +46,6 @@ class WordHashEncoder:
         return out
 
 
-@pytest.fixture
-async def kb_db(database_url: str) -> AsyncIterator[None]:
-    await db.init_db(database_url)
-    try:
-        yield
-    finally:
-        await db.close_db()
-
-
 async def _save(title: str, solution: str, *, article_id: int | None = None, **fields: object) -> int:
     data = kb.clean_article(title=title, solution=solution, visibility="public", **fields)
     article, _ = await kb.save_article(data=data, editor_id="U0L1ANNA", at=NOW, article_id=article_id)
@@ -74,7 +64,9 @@ async def _rows() -> list[tuple[int, int, str]]:
     return sorted(await KbEmbedding.all().values_list("article_id", "version", "model"))
 
 
-async def test_vectors_are_computed_once_per_version_stored_and_reused_by_other_replicas(kb_db: None) -> None:
+async def test_vectors_are_computed_once_per_version_stored_and_reused_by_other_replicas(
+    database: None,
+) -> None:
     vpn = await _save("VPN drops every hour", "Update the VPN client")
     printer = await _save("Printer prints blank pages", "Replace the toner")
     encoder = WordHashEncoder()
@@ -95,7 +87,7 @@ async def test_vectors_are_computed_once_per_version_stored_and_reused_by_other_
     await store.close()
 
 
-async def test_an_edit_embeds_the_new_version_once_and_drops_the_old_vectors(kb_db: None) -> None:
+async def test_an_edit_embeds_the_new_version_once_and_drops_the_old_vectors(database: None) -> None:
     vpn = await _save("VPN drops every hour", "Update the VPN client")
     encoder = WordHashEncoder()
     store = await _store(encoder)
@@ -117,7 +109,7 @@ async def test_an_edit_embeds_the_new_version_once_and_drops_the_old_vectors(kb_
     await store.close()
 
 
-async def test_retired_articles_leave_memory_and_unretired_ones_reuse_their_vectors(kb_db: None) -> None:
+async def test_retired_articles_leave_memory_and_unretired_ones_reuse_their_vectors(database: None) -> None:
     vpn = await _save("VPN drops every hour", "Update the VPN client")
     encoder = WordHashEncoder()
     store = await _store(encoder)
@@ -130,7 +122,7 @@ async def test_retired_articles_leave_memory_and_unretired_ones_reuse_their_vect
     await store.close()
 
 
-async def test_missing_versions_and_save_vectors_keep_one_row_per_article_and_model(kb_db: None) -> None:
+async def test_missing_versions_and_save_vectors_keep_one_row_per_article_and_model(database: None) -> None:
     vpn = await _save("VPN drops", "Update the client")
     encoder = WordHashEncoder()
     assert await embeddings.missing_versions(model=encoder.model_id) == {vpn: 1}
@@ -187,7 +179,7 @@ def test_hybrid_rule_mixes_cosine_and_lexical_score_and_respects_filters() -> No
     assert semantic.hybrid_search(index, table, q, "printer toner", limit=3) is None
 
 
-async def test_store_ranks_lexically_while_a_candidate_has_no_vectors(kb_db: None) -> None:
+async def test_store_ranks_lexically_while_a_candidate_has_no_vectors(database: None) -> None:
     await _save("VPN drops every hour", "Update the VPN client")
     store = kb.KbStore()
     await store.sync()

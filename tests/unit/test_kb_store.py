@@ -3,26 +3,15 @@ and the consistency rule (every replica sees every committed change at its next 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from tortoise.transactions import in_transaction
 
-from bot import db
 from bot.services.kb import store as kb
 from models import KbArticle, KbArticleVersion, KbFeedback, KbState, KbTermFeedback
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def kb_db(database_url: str) -> AsyncIterator[None]:
-    await db.init_db(database_url)
-    try:
-        yield
-    finally:
-        await db.close_db()
 
 
 def article(title: str, solution: str, **fields: object) -> kb.ArticleInput:
@@ -70,7 +59,7 @@ def test_clean_article_normalises() -> None:
     )
 
 
-async def test_edit_keeps_every_old_version_and_unchanged_saves_nothing(kb_db: None) -> None:
+async def test_edit_keeps_every_old_version_and_unchanged_saves_nothing(database: None) -> None:
     first, created = await kb.save_article(data=article("VPN drops", "Reconnect"), editor_id="U1", at=NOW)
     assert created and first.version == 1
     later = NOW + timedelta(days=1)
@@ -95,7 +84,7 @@ async def test_edit_keeps_every_old_version_and_unchanged_saves_nothing(kb_db: N
     ]
 
 
-async def test_feedback_counts_per_article_and_term_and_moves_a_changed_vote(kb_db: None) -> None:
+async def test_feedback_counts_per_article_and_term_and_moves_a_changed_vote(database: None) -> None:
     a, _ = await kb.save_article(data=article("VPN drops", "Reconnect"), editor_id="U1", at=NOW)
     from models import Customer, Ticket
 
@@ -122,7 +111,7 @@ async def test_feedback_counts_per_article_and_term_and_moves_a_changed_vote(kb_
     assert counts == {}
 
 
-async def test_a_second_replica_sees_every_committed_change_at_its_next_search(kb_db: None) -> None:
+async def test_a_second_replica_sees_every_committed_change_at_its_next_search(database: None) -> None:
     writer, reader = kb.KbStore(), kb.KbStore()
     assert await reader.search("vpn") == []
     vpn, _ = await kb.save_article(data=article("VPN drops", "Reconnect the VPN"), editor_id="U1", at=NOW)
@@ -158,7 +147,7 @@ async def test_a_second_replica_sees_every_committed_change_at_its_next_search(k
     assert reader.loads == loads + 1
 
 
-async def test_searching_inside_a_transaction_never_waits_for_itself(kb_db: None) -> None:
+async def test_searching_inside_a_transaction_never_waits_for_itself(database: None) -> None:
     for n in range(3):
         await kb.save_article(data=article(f"Printer {n} offline", "Restart spooler"), editor_id="U1", at=NOW)
     small = kb.KbStore()

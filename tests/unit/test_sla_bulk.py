@@ -3,26 +3,14 @@ rows inserted as plain tuples (PostgreSQL: INSERT … unnest(arrays)) equal the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from tortoise.transactions import in_transaction
 
-from bot import db
 from bot.services.sla import bulk
 from models import Customer, OutboxMessage, OutboxStatus, Ticket, TicketStatus, TimelineEntry
 
 AT = datetime(2026, 3, 2, 8, 0, 0, 250_000, tzinfo=UTC)
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[None]:
-    await db.init_db(database_url)
-    try:
-        yield
-    finally:
-        await db.close_db()
 
 
 async def _ticket(n: int) -> Ticket:

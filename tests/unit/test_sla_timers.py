@@ -4,14 +4,10 @@ pausing across a night, reopening, priority changes, internal targets, and thres
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from bot import db
 from bot.sandbox.demo import demo_support_raw
 from bot.services import tickets as ticket_service
 from bot.services.sla import engine
@@ -34,15 +30,6 @@ def _config(**sla_changes: Any) -> SupportConfig:
     raw = demo_support_raw()
     raw["sla"] = {**copy.deepcopy(SLA), **sla_changes}
     return parse_support_config(raw, source="test")
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[None]:
-    await db.init_db(database_url)
-    try:
-        yield
-    finally:
-        await db.close_db()
 
 
 async def _ticket(at: datetime, *, plan: str = "silver", priority: str = "P1", n: int = 1) -> Ticket:
