@@ -213,33 +213,15 @@ def fit_confidence(
             for d in removed:
                 index.upsert(d)
         missing.append(model.probability(*feats[0][1]) if feats else 0.0)
-    top1.sort(reverse=True)
-    high = 1.0
-    correct = 0
-    for i, (p, y) in enumerate(top1, start=1):
-        correct += y
-        if i < len(top1) and top1[i][0] == p:
-            continue  # only cut between distinct values
-        missing_share = sum(1 for m in missing if m >= p) / max(1, len(missing))
-        if correct / i >= high_precision and missing_share <= max_missing_high:
-            high = p
-    medium = high
-    correct = 0
-    ascending = top1[::-1]
-    for i, (p, y) in enumerate(ascending):
-        if p > high:
-            break
-        if i and ascending[i - 1][0] < p and correct / i <= low_precision:
-            medium = p  # the top-1 hits strictly below p are right at most low_precision of the time
-        correct += y
+    high, medium = _cut_offs(top1, missing, high_precision, max_missing_high, low_precision)
     return ConfidenceModel(
         intercept=model.intercept,
         w_norm_score=model.w_norm_score,
         w_rel_to_best=model.w_rel_to_best,
         w_gap_next=model.w_gap_next,
         w_coverage=model.w_coverage,
-        high=round(high, 3),
-        medium=round(min(high, medium), 3),
+        high=high,
+        medium=medium,
     )
 
 
@@ -372,10 +354,9 @@ def _cut_offs(
     for i, (p, y) in enumerate(top1, start=1):
         correct += y
         if i < len(top1) and top1[i][0] == p:
-            continue
-        if correct / i >= high_precision and sum(1 for m in missing if m >= p) / max(1, len(missing)) <= (
-            max_missing_high
-        ):
+            continue  # only cut between distinct values
+        missing_share = sum(1 for m in missing if m >= p) / max(1, len(missing))
+        if correct / i >= high_precision and missing_share <= max_missing_high:
             high = p
     medium = high
     correct = 0
@@ -384,7 +365,7 @@ def _cut_offs(
         if p > high:
             break
         if i and ascending[i - 1][0] < p and correct / i <= low_precision:
-            medium = p
+            medium = p  # the top-1 hits strictly below p are right at most low_precision of the time
         correct += y
     return round(high, 3), round(min(high, medium), 3)
 
