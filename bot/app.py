@@ -10,12 +10,7 @@ from slack_bolt.authorization import AuthorizeResult
 import handlers
 from bot.runtime import Runtime
 from bot.slack.errors import handle_error
-from bot.slack.middleware import (
-    record_inbound_event,
-    runtime_middleware,
-    safe_respond,
-    strip_nul_characters,
-)
+from bot.slack.middleware import RequestGuards
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +50,7 @@ def build_app(rt: Runtime, *, signing_secret: str) -> AsyncApp:
         )
     finally:
         rt.client.token = token
-    app.use(runtime_middleware(rt))
-    app.use(strip_nul_characters)
-    app.use(safe_respond)
-    app.use(record_inbound_event)
+    app.use(RequestGuards(rt))
     app.error(handle_error)
     handlers.register(app)
     return app
