@@ -153,14 +153,23 @@ async def _dispatch(request: web.Request) -> tuple[web.Response, dict | None]:
 
 def misshapen(body: dict) -> bool:
     """A signed payload whose structure Slack never sends and Bolt cannot route: an event or a view that is not
-    an object with a `type`, actions that are not a list of objects. Bolt's own matchers, authorization and
-    error handler index into them (`body["view"]["type"]`, `body["event"]["type"]`) and would raise before any
-    listener runs; they get the 400 of any signed but unparseable body."""
+    an object with a `type`, actions that are not a list of objects, an id (command, callback_id, action_id,
+    block_id) that is there but not a string. Bolt's own matchers, authorization and error handler index into
+    them (`body["view"]["type"]`, `body["event"]["type"]`) or match them against our patterns
+    (`bot.slack.ids.any_of`) and would raise before any listener runs; they get the 400 of any signed but
+    unparseable body."""
     for key in ("event", "view"):
         if key in body and not (isinstance(body[key], dict) and isinstance(body[key].get("type"), str)):
             return True
     actions = body.get("actions")
-    return "actions" in body and not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions))
+    if "actions" in body and not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions)):
+        return True
+    holders = [body, body.get("view") or {}, *(actions or [])]
+    return any(not isinstance(h.get(key, ""), str) for h in holders for key in ID_FIELDS)
+
+
+# Ids that Bolt's listener matchers compare; Slack always sends them as strings.
+ID_FIELDS = ("command", "callback_id", "action_id", "block_id")
 
 
 def is_signed(secret: str, body: bytes, headers: Mapping[str, str], *, now: float) -> bool:

@@ -16,7 +16,7 @@ from bot.services.permissions import Action, Actor
 from bot.slack import payload
 from bot.slack.blocks.customer import strip_actions
 from bot.slack.budget import budgeted
-from bot.slack.ids import ActionId, CallbackId
+from bot.slack.ids import ActionId, CallbackId, any_of
 from bot.slack.modals import form_opener
 from handlers.actors import actor_of
 from models import RelayDraft, Ticket
@@ -141,7 +141,7 @@ async def handle_draft_button(
 
 def register(app: AsyncApp) -> None:
     """Attach the action listeners."""
-    for action_id in (
+    card_buttons = any_of(
         ActionId.CARD_CLAIM,
         ActionId.CARD_ESCALATE,
         ActionId.CARD_HANDBACK,
@@ -149,9 +149,9 @@ def register(app: AsyncApp) -> None:
         ActionId.CARD_WAIT,
         ActionId.CARD_NOTE,
         ActionId.CARD_DRAFT,
-    ):
-        app.action(action_id)(budgeted(handle_card_button))
-    for action_id in (ActionId.CUSTOMER_CONFIRM, ActionId.CUSTOMER_REJECT):
-        app.action(action_id)(budgeted(handle_customer_answer))
-    for action_id in (ActionId.DRAFT_APPROVE, ActionId.DRAFT_EDIT, ActionId.DRAFT_REJECT):
-        app.action(action_id)(budgeted(handle_draft_button))
+    )
+    app.action(card_buttons)(budgeted(handle_card_button))
+    app.action(any_of(ActionId.CUSTOMER_CONFIRM, ActionId.CUSTOMER_REJECT))(budgeted(handle_customer_answer))
+    app.action(any_of(ActionId.DRAFT_APPROVE, ActionId.DRAFT_EDIT, ActionId.DRAFT_REJECT))(
+        budgeted(handle_draft_button)
+    )

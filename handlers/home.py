@@ -15,7 +15,7 @@ from bot.runtime import Runtime
 from bot.slack import payload
 from bot.slack.blocks.home import build_notice_modal
 from bot.slack.budget import budgeted
-from bot.slack.ids import ActionId
+from bot.slack.ids import ActionId, any_of
 from bot.slack.modals import form_opener
 from handlers.actors import actor_of
 
@@ -75,5 +75,6 @@ async def handle_home_button(
 def register(app: AsyncApp) -> None:
     """Attach the Home listeners."""
     app.event("app_home_opened")(handle_app_home_opened)
-    for action_id in (ActionId.HOME_CLAIM, ActionId.HOME_OPEN, ActionId.HOME_REFRESH):
-        app.action(action_id)(budgeted(handle_home_button))
+    app.action(any_of(ActionId.HOME_CLAIM, ActionId.HOME_OPEN, ActionId.HOME_REFRESH))(
+        budgeted(handle_home_button)
+    )

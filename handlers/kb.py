@@ -16,7 +16,7 @@ from bot.slack import payload
 from bot.slack.blocks.customer import strip_actions
 from bot.slack.blocks.kb import build_article_modal, mark_review_item
 from bot.slack.budget import budgeted
-from bot.slack.ids import ActionId, BlockId, CallbackId, Command
+from bot.slack.ids import ActionId, BlockId, CallbackId, Command, any_of
 from bot.slack.modals import form_opener, open_modal
 from handlers.actors import actor_of
 
@@ -193,12 +193,15 @@ async def handle_article_submission(
 def register(app: AsyncApp) -> None:
     """Attach the knowledge-base listeners."""
     app.command(Command.KB)(budgeted(handle_kb_command))
-    for action_id in (ActionId.KB_HELPED, ActionId.KB_NOT_RELEVANT, ActionId.KB_SEND):
-        app.action(action_id)(budgeted(handle_suggestion_button))
-    for action_id in (ActionId.KB_CUSTOMER_SOLVED, ActionId.KB_CUSTOMER_NEED_HELP):
-        app.action(action_id)(budgeted(handle_customer_offer_button))
+    app.action(any_of(ActionId.KB_HELPED, ActionId.KB_NOT_RELEVANT, ActionId.KB_SEND))(
+        budgeted(handle_suggestion_button)
+    )
+    app.action(any_of(ActionId.KB_CUSTOMER_SOLVED, ActionId.KB_CUSTOMER_NEED_HELP))(
+        budgeted(handle_customer_offer_button)
+    )
     app.action(ActionId.KB_SHARE)(budgeted(handle_share_button))
     app.action(ActionId.KB_WRITE)(budgeted(handle_write_button))
-    for action_id in (ActionId.KB_REVIEW_CONFIRM, ActionId.KB_REVIEW_EDIT, ActionId.KB_REVIEW_RETIRE):
-        app.action(action_id)(budgeted(handle_review_button))
+    app.action(any_of(ActionId.KB_REVIEW_CONFIRM, ActionId.KB_REVIEW_EDIT, ActionId.KB_REVIEW_RETIRE))(
+        budgeted(handle_review_button)
+    )
     app.view(CallbackId.MODAL_KB_ARTICLE)(budgeted(handle_article_submission))

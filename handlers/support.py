@@ -18,7 +18,7 @@ from bot.slack.blocks.csat import build_csat_comment_modal
 from bot.slack.blocks.customer import text as customer_text
 from bot.slack.blocks.tickets import build_notice
 from bot.slack.budget import ack_first, budgeted
-from bot.slack.ids import CSAT_RATINGS, ActionId, BlockId, CallbackId, Command
+from bot.slack.ids import CSAT_RATINGS, ActionId, BlockId, CallbackId, Command, any_of
 from bot.slack.modals import form_opener
 from handlers.actors import actor_of
 
@@ -102,7 +102,6 @@ async def handle_csat_comment_submission(
 def register(app: AsyncApp) -> None:
     """Attach /support and the CSAT listeners."""
     app.command(Command.SUPPORT)(budgeted(ack_first(handle_support_command)))
-    for action_id in CSAT_RATINGS.values():
-        app.action(action_id)(budgeted(handle_csat_rating))
+    app.action(any_of(*CSAT_RATINGS.values()))(budgeted(handle_csat_rating))
     app.action(ActionId.CSAT_COMMENT)(budgeted(handle_csat_comment_button))
     app.view(CallbackId.MODAL_CSAT_COMMENT)(budgeted(handle_csat_comment_submission))

@@ -18,7 +18,7 @@ from bot.slack import payload
 from bot.slack.answers import tell_privately
 from bot.slack.blocks.modals import build_status_modal
 from bot.slack.budget import budgeted
-from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.ids import ActionId, BlockId, CallbackId, any_of
 from handlers.actors import actor_of
 from models import DraftKind, Ticket, TicketSource
 
@@ -286,10 +286,7 @@ def register(app: AsyncApp) -> None:
     app.view(CallbackId.MODAL_PICK_FOR_ESCALATE)(budgeted(handle_pick_submission))
     app.view(CallbackId.MODAL_ESCALATE)(budgeted(handle_escalate_submission))
     app.view(CallbackId.MODAL_RESOLVE)(budgeted(handle_resolve_submission))
-    for callback in (
-        CallbackId.MODAL_HANDBACK,
-        CallbackId.MODAL_NOTE,
-        CallbackId.MODAL_DRAFT,
-        CallbackId.MODAL_DRAFT_EDIT,
-    ):
-        app.view(callback)(budgeted(handle_text_submission))
+    text_forms = any_of(
+        CallbackId.MODAL_HANDBACK, CallbackId.MODAL_NOTE, CallbackId.MODAL_DRAFT, CallbackId.MODAL_DRAFT_EDIT
+    )
+    app.view(text_forms)(budgeted(handle_text_submission))

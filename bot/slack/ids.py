@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -146,3 +147,12 @@ class Reaction(StrEnum):
 
 
 OUTBOX_EVENT_TYPE = "support_outbox"
+
+
+def any_of(*ids: str) -> re.Pattern[str]:
+    """One listener for several ids (Bolt matches a compiled pattern against action_id / callback_id).
+
+    Bolt tries its listeners one after the other and builds the full set of listener arguments for each one
+    it tries, so every listener registered before the one that matches costs each request a little; one
+    listener per handler instead of one per id keeps the list short."""
+    return re.compile("^(?:" + "|".join(re.escape(str(i)) for i in ids) + ")$")
