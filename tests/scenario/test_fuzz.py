@@ -1101,6 +1101,8 @@ def view_submission_cases(
         for key in ("state", "blocks", "private_metadata", "callback_id", "type")
         if _slot(draw, view, key, odds=25)
     ]
+    if not isinstance(view.get("callback_id", ""), str) and "callback_id" not in shaken:
+        shaken.append("callback_id")  # Slack always sends a string: 400, like any misshapen payload (BUG-18)
     trigger_id = bot.standin.issue_trigger_id(user)
     payload: dict[str, Any] = {
         "type": "view_submission",
