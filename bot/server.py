@@ -151,6 +151,10 @@ async def _dispatch(request: web.Request) -> tuple[web.Response, dict | None]:
     return await to_aiohttp_response(bolt_response), parsed
 
 
+# Ids that Bolt's listener matchers compare; Slack always sends them as strings.
+ID_FIELDS = ("command", "callback_id", "action_id", "block_id")
+
+
 def misshapen(body: dict) -> bool:
     """A signed payload whose structure Slack never sends and Bolt cannot route: an event or a view that is not
     an object with a `type`, actions that are not a list of objects, an id (command, callback_id, action_id,
@@ -166,10 +170,6 @@ def misshapen(body: dict) -> bool:
         return True
     holders = [body, body.get("view") or {}, *(actions or [])]
     return any(not isinstance(h.get(key, ""), str) for h in holders for key in ID_FIELDS)
-
-
-# Ids that Bolt's listener matchers compare; Slack always sends them as strings.
-ID_FIELDS = ("command", "callback_id", "action_id", "block_id")
 
 
 def is_signed(secret: str, body: bytes, headers: Mapping[str, str], *, now: float) -> bool:

@@ -64,14 +64,14 @@ class RequestGuards(AsyncMiddleware):
 
 
 # The forms a NUL character takes in a raw body: itself, JSON's escape (Events API), form-encoded (slash
-# commands), and JSON's escape form-encoded (interactivity's payload=…). Lower-cased raw body.
-NUL_ON_THE_WIRE = ("\x00", "\\u0000", "%00", "%5cu0000")
+# commands), and JSON's escape form-encoded (interactivity's payload=…, either case of the hex digit).
+NUL_ON_THE_WIRE = ("\x00", "\\u0000", "%00", "%5Cu0000", "%5cu0000")
 
 
 def strip_nul_characters(req: AsyncBoltRequest) -> None:
     """Remove NUL characters from the parsed payload (in place). An HTTP body that carries none is left alone;
     Socket Mode hands Bolt the parsed payload without its raw text, so that is always walked."""
-    raw = req.raw_body.lower()
+    raw = req.raw_body
     if isinstance(req.body, dict) and (not raw or any(form in raw for form in NUL_ON_THE_WIRE)):
         cleaned = payload.without_nul(req.body)
         req.body.clear()

@@ -6,6 +6,7 @@ Run ``python -m bot.services.kb.evaluation --help`` for the command-line entry p
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import math
 import os
@@ -349,13 +350,14 @@ def _cut_offs(
 ) -> tuple[float, float]:
     """(high, medium) label cut-offs by the rules of `fit_confidence`."""
     top1 = sorted(top1, reverse=True)
+    missing = sorted(missing)
     high = 1.0
     correct = 0
     for i, (p, y) in enumerate(top1, start=1):
         correct += y
         if i < len(top1) and top1[i][0] == p:
             continue  # only cut between distinct values
-        missing_share = sum(1 for m in missing if m >= p) / max(1, len(missing))
+        missing_share = (len(missing) - bisect.bisect_left(missing, p)) / max(1, len(missing))
         if correct / i >= high_precision and missing_share <= max_missing_high:
             high = p
     medium = high
