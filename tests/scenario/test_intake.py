@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from bot.sandbox.demo import ACME_CHANNEL, GLOBEX_CHANNEL, L1_CHANNEL, L1_GROUP
 from models import InboundEvent, Ticket, TicketMessage, TimelineEntry
@@ -51,6 +52,22 @@ async def test_same_event_delivered_again_creates_nothing(bot: Harness) -> None:
     assert await InboundEvent.filter(event_id=sent.event_id).count() == 1
     assert len(bot.ws.channel_messages(L1_CHANNEL)) == 1
     assert len(bot.ws.thread_replies(ACME_CHANNEL, sent.ts)) == 1
+
+
+async def test_same_message_under_a_new_event_id_creates_nothing(bot: Harness) -> None:
+    """Deduplication by the message's ts too, not only by event_id: the same message delivered again as a new
+    event (a replay, a reinstalled app) is recorded as a delivery but opens no second ticket, reply or card."""
+    sent = await bot.driver.post_message("U0ACMEJO", ACME_CHANNEL, "Scanner sends no mails")
+    await bot.settle()
+    replay = {**sent.payload, "event_id": f"{sent.event_id}-replayed"}
+    again = await bot.driver.send_raw(json.dumps(replay).encode())
+    assert (sent.status, again.status) == (200, 200)
+    await bot.settle()
+    assert await InboundEvent.filter(event_id__in=[sent.event_id, replay["event_id"]]).count() == 2
+    assert await Ticket.filter(channel_id=ACME_CHANNEL, source_ts=sent.ts).count() == 1
+    assert len(bot.ws.channel_messages(L1_CHANNEL)) == 1
+    assert len(bot.ws.thread_replies(ACME_CHANNEL, sent.ts)) == 1
+    assert await bot.unprocessed_events() == 0
 
 
 async def test_retry_while_first_delivery_still_processing_is_processed_once(bot: Harness) -> None:
