@@ -331,3 +331,36 @@ async def test_a_long_paced_backlog_in_one_channel_does_not_hide_other_channels(
         assert delivered_backlog <= 5  # the customer channel keeps its pace meanwhile
     finally:
         await stop_harness(h)
+
+
+async def test_interactive_answers_stay_direct_while_the_outbox_waits(bot: Harness) -> None:
+    """Acks, ephemerals (response_url) and modals do not queue behind the outbox: with every chat.postMessage
+    failing, the agent still gets the command's answer and the escalation form at once."""
+    sent = await bot.driver.post_message("U0ACMEJO", ACME_CHANNEL, "VPN drops every ten minutes")
+    await bot.settle()
+    ticket = await Ticket.get(channel_id=ACME_CHANNEL, source_ts=sent.ts)
+    bot.standin.faults.server_error("chat.postMessage", status=500, times=1000)
+    await bot.driver.post_message("U0ACMEKIM", ACME_CHANNEL, "Printer on floor 3 is offline")
+    for _ in range(50):  # the second ticket's reply and card wait in the outbox
+        if await OutboxMessage.filter(status=OutboxStatus.PENDING).exists():
+            break
+        await asyncio.sleep(0.05)
+    assert await OutboxMessage.filter(status=OutboxStatus.PENDING).exists()
+
+    before = len(bot.ws.ephemerals_for("U0L1ANNA"))
+    listed = await bot.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/ticket", "list level")
+    form = await bot.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/escalate", f"SUP-{ticket.id}")
+    assert (listed.status, form.status) == (200, 200)
+    for _ in range(50):
+        if len(bot.ws.ephemerals_for("U0L1ANNA")) > before and bot.ws.open_views("U0L1ANNA"):
+            break
+        await asyncio.sleep(0.05)
+    assert f"SUP-{ticket.id}" in "\n".join(
+        "\n".join([e.text, *bot.ws.visible_strings(e)]) for e in bot.ws.ephemerals_for("U0L1ANNA")[before:]
+    )
+    assert bot.ws.open_views("U0L1ANNA"), "the escalation form opened while chat.postMessage kept failing"
+    assert await OutboxMessage.filter(status=OutboxStatus.PENDING).exists()  # still waiting meanwhile
+
+    bot.standin.faults.clear("chat.postMessage")
+    await bot.settle()
+    assert await OutboxMessage.filter(status__not=OutboxStatus.DELIVERED).count() == 0
