@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock
 from bot.errors import TemporarilyUnavailableError
 from bot.slack.outbox import OutboxSender
+from bot.slack.priority import RequestsFirst
 from config.settings import Settings
 from config.support import SupportConfig
 
@@ -47,6 +48,9 @@ class Runtime:
     spool: InboundSpool = field(init=False)
     # Work after an ack waits here for its turn (settings.work_concurrency); see bot.slack.budget.
     work_slots: asyncio.Semaphore = field(init=False)
+    # Counts Slack requests in flight; work waits for a lull in them before it starts (bot.slack.priority).
+    # The outbox sender shares it; made from the settings when not given.
+    requests_first: RequestsFirst = None  # type: ignore[assignment]
 
     # Set when shutdown begins (`begin_stopping`): work still waiting for a slot is not started any more.
     stopping: asyncio.Event = field(init=False)
@@ -54,6 +58,10 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.work_slots = asyncio.Semaphore(self.settings.work_concurrency)
+        if self.requests_first is None:
+            self.requests_first = RequestsFirst(
+                gap=self.settings.requests_first_gap, max_wait=self.settings.requests_first_max_wait
+            )
         self.stopping = asyncio.Event()
 
     def begin_stopping(self) -> None:
@@ -91,7 +99,8 @@ class Runtime:
         return self._slot_waiters
 
     async def take_work_slot(self) -> bool:
-        """Wait for a work slot; False (and no slot) once shutdown has begun. Release with `work_slots`.
+        """Wait for a work slot, then for a lull in incoming requests (`requests_first`, bounded); False (and
+        no slot) once shutdown has begun. Release with `work_slots`.
 
         A waiter is one parked coroutine, nothing more: under a burst thousands wait, and every extra future
         each of them holds makes the garbage collector's full passes (which pause every ack) longer.
@@ -103,6 +112,13 @@ class Runtime:
             await self.work_slots.acquire()
         finally:
             self._slot_waiters -= 1
+        if not self.stopping.is_set():
+            # Holding the slot, not before it: a handful of waiters for the lull, not a burst's thousands.
+            try:
+                await self.requests_first.wait()
+            except BaseException:
+                self.work_slots.release()
+                raise
         if self.stopping.is_set():
             self.work_slots.release()  # passed on: the next waiter wakes and sees `stopping` too
             return False

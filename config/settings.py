@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # hundreds of concurrent units of work only fight over the database and the event loop, and acks slow
     # down while the total throughput drops (measured: docs/benchmarks.md).
     work_concurrency: int = Field(default=16, ge=1, le=1024)
+    # Requests first (bot/slack/priority.py): while Slack requests keep arriving, work that has not started
+    # (after-ack units, outbox passes) waits for `requests_first_gap` seconds without a request, at most
+    # `requests_first_max_wait` seconds from the start of the busy spell (0 turns it off).
+    requests_first_gap: float = Field(default=0.002, gt=0, le=1)
+    requests_first_max_wait: float = Field(default=1.0, ge=0, le=10)
     # Keep what lives long out of the garbage collector's full passes (gc.freeze: start-up's objects, and a
     # burst's backlog while it waits), which pause every ack for as long as they walk the heap
     # (bot/collector.py, docs/operations.md). Off where many bots share a process.

@@ -37,7 +37,9 @@ class RequestGuards(AsyncMiddleware):
        cannot store them (text, jsonb), and no person types one (the signature was checked on the raw body);
     3. a respond() that answers privately when the payload has no usable response_url, instead of raising
        (for listeners and the error handler);
-    4. Events API deliveries recorded under their event_id before the ack (`record_inbound_event`).
+    4. Events API deliveries recorded under their event_id before the ack (`record_inbound_event`);
+    5. the request counted in flight until its answer is ready: work that has not started waits for a lull
+       (`bot.slack.priority`).
 
     One class-based middleware rather than four decorated functions: Bolt builds the whole set of listener
     arguments (about thirty, payload parsers included) for each function middleware on every request, and
@@ -60,7 +62,11 @@ class RequestGuards(AsyncMiddleware):
             user_id=payload.ident(context.user_id),
             channel_id=payload.ident(context.channel_id),
         )
-        return await record_inbound_event(req.body, context, next)
+        self.rt.requests_first.request_started()
+        try:
+            return await record_inbound_event(req.body, context, next)
+        finally:
+            self.rt.requests_first.request_finished()
 
 
 # The forms a NUL character takes in a raw body: itself, JSON's escape (Events API), form-encoded (slash

@@ -30,6 +30,7 @@ from bot.clock import Clock
 from bot.db import db_datetime
 from bot.slack.ids import OUTBOX_EVENT_TYPE
 from bot.slack.payload import api_error
+from bot.slack.priority import RequestsFirst
 from models import OutboxMessage, OutboxStatus, Ticket
 
 log = logging.getLogger(__name__)
@@ -230,8 +231,11 @@ class OutboxSender:
         uncertain_grace: float = 45.0,
         on_permanent_failure: FailureHook | None = None,
         rng: random.Random | None = None,
+        requests_first: RequestsFirst | None = None,
     ) -> None:
         self.client, self.clock = client, clock
+        # Each pass waits for a lull in incoming Slack requests (bounded): acks before deliveries.
+        self.requests_first = requests_first
         self.pacer = ChannelPacer(rate, burst)
         self.poll_interval, self.lease = poll_interval, timedelta(seconds=lease_seconds)
         self.batch = batch
@@ -295,6 +299,8 @@ class OutboxSender:
         while not self._stopping:
             self._wake.clear()  # before the pass: a wake during it means another pass at once
             try:
+                if self.requests_first is not None:
+                    await self.requests_first.wait()
                 await self.dispatch_due()
             except Exception:
                 log.exception("outbox: dispatch failed; retrying shortly")
