@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -12,6 +12,8 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from bot.flows import intake
 from bot.runtime import Runtime
 from bot.slack.errors import describe
+from bot.slack.ids import any_of
+from handlers import home
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,28 @@ async def _after_ack(rt: Runtime, work: Coroutine[Any, Any, Any], body: dict[str
         rt.work_slots.release()
 
 
-async def ignore_event() -> None:
+async def ignore_event(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
     """Events the bot subscribes to but does not act on yet."""
 
 
+Handler = Callable[[dict[str, Any], dict[str, Any], AsyncBoltContext], Awaitable[None]]
+
+# Every event type the bot subscribes to (manifest.json), and who handles it.
+HANDLERS: dict[str, Handler] = {
+    "message": handle_message_event,
+    "reaction_added": handle_reaction_added,
+    "app_home_opened": home.handle_app_home_opened,
+    "member_joined_channel": ignore_event,
+}
+
+
+async def handle_event(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+    """The one events listener: hands the event to its type's handler (a type not in HANDLERS never matches,
+    so it reaches the error handler as any unhandled request does)."""
+    await HANDLERS[event["type"]](body, event, context)
+
+
 def register(app: AsyncApp) -> None:
-    """Attach the event listeners."""
-    app.event("message")(handle_message_event)
-    app.event("reaction_added")(handle_reaction_added)
-    app.event("member_joined_channel")(ignore_event)
+    """One listener for all event types: Bolt tries the listeners in turn, building the full set of listener
+    arguments for every one it tries, so each listener ahead of a slash command's costs that command."""
+    app.event(any_of(*HANDLERS))(handle_event)

@@ -26,7 +26,9 @@ def _int(value: Any) -> int:
     return payload.required_id(value, "This button is out of date; please open the Home tab again.")
 
 
-async def handle_app_home_opened(event: dict[str, Any], context: AsyncBoltContext) -> None:
+async def handle_app_home_opened(
+    body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+) -> None:
     """Someone opened the Home tab: publish their Home (the Messages tab needs nothing)."""
     user_id = payload.ident(event.get("user"))
     if event.get("tab", "home") != "home" or not user_id:
@@ -73,8 +75,7 @@ async def handle_home_button(
 
 
 def register(app: AsyncApp) -> None:
-    """Attach the Home listeners."""
-    app.event("app_home_opened")(handle_app_home_opened)
+    """Attach the Home listeners (app_home_opened is one of handlers.events' event types)."""
     app.action(any_of(ActionId.HOME_CLAIM, ActionId.HOME_OPEN, ActionId.HOME_REFRESH))(
         budgeted(handle_home_button)
     )

@@ -49,3 +49,10 @@ def test_events_and_scopes_cover_the_listeners() -> None:
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     needed = {"chat:write", "commands", "channels:history", "groups:history", "reactions:read", "users:read"}
     assert needed <= scopes
+
+
+def test_every_subscribed_event_type_has_a_handler_and_no_handler_waits_for_an_unsubscribed_one() -> None:
+    from handlers.events import HANDLERS
+
+    subscribed = {e.partition(".")[0] for e in MANIFEST["settings"]["event_subscriptions"]["bot_events"]}
+    assert subscribed == set(HANDLERS)
