@@ -53,7 +53,7 @@ def normalise_database_url(url: str) -> str:
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The tortoise configuration for one database URL."""
     return {
-        "connections": {"default": normalise_database_url(database_url)},
+        "connections": {"default": _connection(normalise_database_url(database_url))},
         "apps": {
             "models": {
                 "models": ["models"],
@@ -64,6 +64,15 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def _connection(url: str) -> str | dict[str, Any]:
+    """A PostgreSQL URL as it is; SQLite through our engine, whose transactions wait for the write lock."""
+    if not url.startswith("sqlite://"):
+        return url
+    from tortoise.backends.base.config_generator import expand_db_url
+
+    return {**expand_db_url(url), "engine": "bot.db_sqlite"}
 
 
 # For tortoise's own CLI (makemigrations): `tortoise -c bot.db.TORTOISE_ORM makemigrations`.
