@@ -37,6 +37,11 @@ SLOW = (
     "This is taking longer than usual: the ticket database is slow or temporarily unavailable. "
     "I'm still on it and will tell you here whether it went through."
 )
+# The same moment for a command that has not started yet: it waits for a work slot or a lull in a burst.
+QUEUED = (
+    "Many requests are coming in right now, so yours is waiting its turn. "
+    "I'll tell you here whether it went through."
+)
 SLOW_VIEW = (
     "Still working on it: the ticket database is slow or temporarily unavailable. "
     "Keep this open to see whether it went through (the ticket card shows it too)."
@@ -161,7 +166,8 @@ async def _tell_slow(kwargs: dict[str, Any], ack: _Ack) -> None:
         order = _answer_order(kwargs.get("context"))
         async with order.lock:
             if not order.answered:  # the answer may have gone out while Slack got its ack
-                await _respond(kwargs, text=SLOW)
+                queued = kwargs["context"].get("work_queued", False)
+                await _respond(kwargs, text=QUEUED if queued else SLOW)
 
 
 def _slow_notice(kwargs: dict[str, Any], ack: _Ack) -> None:
@@ -272,7 +278,10 @@ def ack_first(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
 
         kwargs["ack"] = answer
         rt = context["rt"]
-        if not await rt.take_work_slot():  # acked already: the work waits its turn, the ack never does
+        context["work_queued"] = True  # a slow notice meanwhile says it waits its turn, not that it is slow
+        started = await rt.take_work_slot()  # acked already: the work waits its turn, the ack never does
+        context["work_queued"] = False
+        if not started:
             await answer(text=RESTARTING)
             return None
         try:

@@ -178,3 +178,32 @@ async def test_commands_waiting_for_their_turn_at_shutdown_are_told_not_done(dat
         assert [n.data["text"] for n in notes] == ["runs"]
     finally:
         await stop_harness(h)
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="holds SQLite's write lock to keep the one work slot busy")
+async def test_a_command_waiting_its_turn_is_told_so_not_that_the_database_is_slow(database_url: str) -> None:
+    """Past Slack's budget the running command hears the database is slow; the one still waiting for a work
+    slot hears it waits its turn. Both then hear how they ended."""
+    h = await start_harness(database_url, settings_overrides={"work_concurrency": 1})
+    try:
+        await h.driver.post_message("U0ACMEJO", ACME_CHANNEL, "VPN drops every ten minutes")
+        await h.settle()
+        key = f"SUP-{(await Ticket.get()).id}"
+        path = database_url.removeprefix("sqlite://")
+        started = threading.Event()
+        holder = threading.Thread(target=_hold_sqlite_write_lock, args=(path, 3.5, started), daemon=True)
+        holder.start()
+        await asyncio.to_thread(started.wait, 5)
+        first = await h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} runs")
+        await asyncio.sleep(0.2)  # the first holds the only slot, waiting for the database
+        second = await h.driver.slash_command("U0L2CARL", L1_CHANNEL, "/ticket", f"note {key} waits")
+        assert first.status == 200 and second.status == 200
+        await asyncio.to_thread(holder.join, 10)
+        await h.settle()
+        anna = [e.text for e in h.ws.ephemerals_for("U0L1ANNA")]
+        carl = [e.text for e in h.ws.ephemerals_for("U0L2CARL")]
+        assert "the ticket database is slow" in anna[0] and "Internal note added" in anna[-1], anna
+        assert "waiting its turn" in carl[0] and "Internal note added" in carl[-1], carl
+        assert not any("database" in t for t in carl), carl
+    finally:
+        await stop_harness(h)
