@@ -35,7 +35,7 @@ import aiohttp
 from bot.sandbox.driver import DriverResult, SlackDriver
 from bot.sandbox.standin import CallRecord, Ephemeral, SlackStandIn, Workspace
 from bot.sandbox.standin.workspace import JsonDict
-from bot.slack.budget import SLOW
+from bot.slack.budget import QUEUED, SLOW
 
 LOOPBACK = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -974,12 +974,16 @@ async def drop_stale_databases(database: str, postgres_url: str, prefix: str) ->
 # ---------------------------------------------------------------------- what a person sees after a command
 
 
+# The bot's interim answers past Slack's budget: the real answer follows (bot.slack.budget).
+INTERIM = frozenset({SLOW, QUEUED})
+
+
 class CommandAnswers:
     """What the person who ran a slash command saw as its answer, found in the stand-in's workspace.
 
     The answer is the latest ephemeral posted through the command's response_url: the ack's body (the
     driver applies it) or a later post to the response_url (an app that acks first and answers after the
-    work), not counting the bot's interim "taking longer than usual". The index of ephemerals is built incrementally, so looking up thousands of answers stays cheap.
+    work), not counting the bot's interim "taking longer than usual" or "waiting its turn". The index of ephemerals is built incrementally, so looking up thousands of answers stays cheap.
     """
 
     def __init__(self, standin: SlackStandIn) -> None:
@@ -1000,8 +1004,8 @@ class CommandAnswers:
                 self._by_ts[ephemeral.ts] = ephemeral
             self._indexed = len(ephemerals)
         answer = self._by_ts.get(record.last_ephemeral_ts)
-        # "Taking longer than usual, I'll tell you…" is not the answer yet (bot.slack.budget).
-        return None if answer is not None and answer.text == SLOW else answer
+        # "Taking longer than usual" / "waiting its turn, I'll tell you…" is not the answer yet (bot.slack.budget).
+        return None if answer is not None and answer.text in INTERIM else answer
 
     def text(self, result: DriverResult | None) -> str:
         """The answer's text ('' when there is none)."""
