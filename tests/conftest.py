@@ -105,3 +105,20 @@ async def bot(database_url: str) -> AsyncIterator[Harness]:
     finally:
         await stop_harness(h)
     h.standin.assert_no_leaks()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A test that leaves a non-daemon thread running (a database connection tortoise never closed: aiosqlite
+    runs one thread per connection) would keep the interpreter waiting for it for ever after the summary. Name
+    the threads and end the run as failed instead of hanging until CI's limit."""
+    import sys
+    import threading
+
+    left = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if not left:
+        return
+    names = ", ".join(t.name for t in left)
+    sys.stderr.write(f"\nERROR: tests left {len(left)} non-daemon thread(s) running: {names}\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
