@@ -9,13 +9,14 @@ longer than `max_wait` seconds from the start of the busy spell. Past that the s
 load and work and acks share the loop as they would without this (the work is never starved). Work that has
 started runs to its end: it may hold a database transaction.
 
-One timer per busy spell looks for the lull; waiters park on one event and are woken together.
+One timer looks for the lull while work waits; at a lull the waiters go on one per `gap`, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 
 
@@ -28,7 +29,7 @@ class RequestsFirst:
         self.in_flight = 0
         self._last_request = -float("inf")
         self._busy_since: float | None = None
-        self._open = asyncio.Event()
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self.waits = 0  # how often work had to wait (exported as a metric)
         self.waited_seconds = 0.0
@@ -68,22 +69,34 @@ class RequestsFirst:
     async def wait(self) -> None:
         """Return once work may start: at once, at the next lull, or when the busy spell is `max_wait` old."""
         delay = self.delay()
-        if delay <= 0:
+        if delay <= 0 and not self._waiters:
             return
         started = self._clock()
         self.waits += 1
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(delay, self._look)
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._arm(max(delay, 0.0))
         try:
-            await self._open.wait()
+            await waiter
         finally:
             self.waited_seconds += self._clock() - started
 
-    def _look(self) -> None:
-        self._timer = None
-        delay = self.delay()
-        if delay > 0:
+    def _arm(self, delay: float) -> None:
+        if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(delay, self._look)
+
+    def _look(self) -> None:
+        """One look: at a lull (or past the bound) one waiter goes on, the next one a gap later. Work that
+        waited starts one unit at a time, not all at once: the acks that arrive meanwhile queue behind one
+        unit's first step, not behind sixteen and an outbox pass."""
+        self._timer = None
+        while self._waiters and self._waiters[0].done():  # cancelled while waiting
+            self._waiters.popleft()
+        if not self._waiters:
             return
-        self._open.set()  # wakes every waiter parked now ...
-        self._open.clear()  # ... and the next ones park again
+        delay = self.delay()
+        if delay <= 0:
+            self._waiters.popleft().set_result(None)
+            delay = self.gap
+        if self._waiters:
+            self._arm(delay)

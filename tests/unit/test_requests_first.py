@@ -56,16 +56,24 @@ def test_a_busy_spell_holds_work_back_at_most_max_wait_and_a_lull_starts_a_new_o
     assert gate.delay() == 0.25  # ... and the next request starts a new one with the full bound
 
 
-async def test_waiters_park_until_the_lull_and_wake_together() -> None:
+async def test_waiters_park_until_the_lull_and_go_on_one_per_gap_in_order() -> None:
     gate = RequestsFirst(gap=0.02, max_wait=5.0)
     gate.request_started()
-    waiters = [asyncio.create_task(gate.wait()) for _ in range(5)]
+    went: list[tuple[int, float]] = []
+
+    async def work(i: int) -> None:
+        await gate.wait()
+        went.append((i, time.monotonic()))
+
+    waiters = [asyncio.create_task(work(i)) for i in range(5)]
     await asyncio.sleep(0.1)
-    assert not any(w.done() for w in waiters)  # a request is still in flight
+    assert not went  # a request is still in flight
     gate.request_finished()
-    started = time.monotonic()
+    finished = time.monotonic()
     await asyncio.wait_for(asyncio.gather(*waiters), 2.0)
-    assert time.monotonic() - started >= 0.015  # not before the gap has passed
+    assert [i for i, _ in went] == [0, 1, 2, 3, 4]  # in the order they came
+    assert went[0][1] - finished >= 0.015  # not before the gap has passed
+    assert went[-1][1] - went[0][1] >= 4 * 0.015  # one per gap, not all at once
     assert gate.waits == 5
 
 
