@@ -49,8 +49,8 @@ class Runtime:
     # Work after an ack waits here for its turn (settings.work_concurrency); see bot.slack.budget.
     work_slots: asyncio.Semaphore = field(init=False)
     # Counts Slack requests in flight; work waits for a lull in them before it starts (bot.slack.priority).
-    # The outbox sender shares it; made from the settings when not given.
-    requests_first: RequestsFirst = None  # type: ignore[assignment]
+    # The outbox sender's passes wait on the same one.
+    requests_first: RequestsFirst = field(init=False)
 
     # Set when shutdown begins (`begin_stopping`): work still waiting for a slot is not started any more.
     stopping: asyncio.Event = field(init=False)
@@ -58,10 +58,10 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.work_slots = asyncio.Semaphore(self.settings.work_concurrency)
-        if self.requests_first is None:
-            self.requests_first = RequestsFirst(
-                gap=self.settings.requests_first_gap, max_wait=self.settings.requests_first_max_wait
-            )
+        self.requests_first = RequestsFirst(
+            gap=self.settings.requests_first_gap, max_wait=self.settings.requests_first_max_wait
+        )
+        self.sender.requests_first = self.requests_first
         self.stopping = asyncio.Event()
 
     def begin_stopping(self) -> None:

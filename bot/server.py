@@ -33,7 +33,6 @@ from bot.metrics import CONTENT_TYPE, BotMetrics
 from bot.runtime import Runtime
 from bot.scheduler import BotScheduler
 from bot.slack.outbox import OutboxSender
-from bot.slack.priority import RequestsFirst
 from config.settings import RunMode, Settings
 from config.support import SupportConfig
 
@@ -75,7 +74,6 @@ def build_bot(
     sender_client = AsyncWebClient(
         token=token, base_url=settings.slack_api_url, timeout=settings.outbox_send_timeout
     )
-    requests_first = RequestsFirst(gap=settings.requests_first_gap, max_wait=settings.requests_first_max_wait)
     sender = OutboxSender(
         sender_client,
         clock=clock,
@@ -83,7 +81,6 @@ def build_bot(
         rate=settings.outbox_channel_rate,
         burst=settings.outbox_channel_burst,
         workers=settings.outbox_workers,
-        requests_first=requests_first,
     )
     rt = Runtime(
         settings=settings,
@@ -92,7 +89,6 @@ def build_bot(
         client=client,
         sender=sender,
         signing_secret=signing_secret,
-        requests_first=requests_first,
     )
     rt.spool = InboundSpool(rt)
     # A message Slack refuses for good (channel gone, archived, bot not in it): the level channel is told.

@@ -231,11 +231,10 @@ class OutboxSender:
         uncertain_grace: float = 45.0,
         on_permanent_failure: FailureHook | None = None,
         rng: random.Random | None = None,
-        requests_first: RequestsFirst | None = None,
     ) -> None:
         self.client, self.clock = client, clock
-        # Each pass waits for a lull in incoming Slack requests (bounded): acks before deliveries.
-        self.requests_first = requests_first
+        # Set by the Runtime: each pass waits for a lull in incoming Slack requests (bounded), acks first.
+        self.requests_first: RequestsFirst | None = None
         self.pacer = ChannelPacer(rate, burst)
         self.poll_interval, self.lease = poll_interval, timedelta(seconds=lease_seconds)
         self.batch = batch

@@ -31,8 +31,7 @@ class RequestsFirst:
         self._busy_since: float | None = None
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
-        self.waits = 0  # how often work had to wait (exported as a metric)
-        self.waited_seconds = 0.0
+        self.waits = 0  # how often work had to wait
 
     @property
     def enabled(self) -> bool:
@@ -71,15 +70,11 @@ class RequestsFirst:
         delay = self.delay()
         if delay <= 0 and not self._waiters:
             return
-        started = self._clock()
         self.waits += 1
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._arm(max(delay, 0.0))
-        try:
-            await waiter
-        finally:
-            self.waited_seconds += self._clock() - started
+        await waiter
 
     def _arm(self, delay: float) -> None:
         if self._timer is None:
