@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from bot import db
-from tests.harness import Harness, start_harness, stop_harness
+from tests.harness import Harness, serving, start_harness
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -98,13 +98,8 @@ async def database(database_url: str) -> AsyncIterator[None]:
 @pytest.fixture
 async def bot(database_url: str) -> AsyncIterator[Harness]:
     """The bot serving the demo workspace through the stand-in; fails the test if anything leaked."""
-    h = await start_harness(database_url)
-    try:
+    async with serving(await start_harness(database_url)) as h:
         yield h
-        await h.settle()
-    finally:
-        await stop_harness(h)
-    h.standin.assert_no_leaks()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

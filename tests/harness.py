@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +137,41 @@ async def stop_harness(h: Harness, *, stop_standin: bool = True) -> None:
     await h.driver.close()
     if stop_standin:
         await h.standin.stop()
+
+
+@asynccontextmanager
+async def serving(h: Harness) -> AsyncIterator[Harness]:
+    """A started harness for one test: afterwards it settles, stops, and fails if the stand-in saw a leak."""
+    try:
+        yield h
+        await h.settle()
+    finally:
+        await stop_harness(h)
+    h.standin.assert_no_leaks()
+
+
+def hold_sqlite_write_lock(path: str, seconds: float, started: threading.Event) -> None:
+    """Another process-like connection takes SQLite's exclusive lock: the bot cannot write."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("BEGIN EXCLUSIVE")
+    started.set()
+    time.sleep(seconds)
+    connection.execute("ROLLBACK")
+    connection.close()
+
+
+async def sqlite_write_locked(database_url: str, seconds: float) -> threading.Thread:
+    """Hold the SQLite database's write lock from another connection for `seconds`; returns once it is held
+    (join the returned thread to wait for the release)."""
+    started = threading.Event()
+    holder = threading.Thread(
+        target=hold_sqlite_write_lock,
+        args=(database_url.removeprefix("sqlite://"), seconds, started),
+        daemon=True,
+    )
+    holder.start()
+    await asyncio.to_thread(started.wait, 5)
+    return holder
 
 
 async def start_socket_harness(

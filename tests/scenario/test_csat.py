@@ -20,7 +20,7 @@ from bot.services import csat as csat_service
 from bot.slack.ids import ActionId, BlockId
 from config.support import CsatSettings
 from models import CsatSurvey, Ticket
-from tests.harness import TOKEN, Harness, start_harness, stop_harness
+from tests.harness import TOKEN, Harness, serving, start_harness, stop_harness
 
 ANNA, JO, KIM, MAX = "U0L1ANNA", "U0ACMEJO", "U0ACMEKIM", "U0GLOBMAX"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -39,13 +39,8 @@ async def clock() -> FrozenClock:
 
 @pytest.fixture
 async def bot(database_url: str, clock: FrozenClock) -> AsyncIterator[Harness]:
-    h = await csat_bot(database_url, clock, sample_rate=1.0, cooldown="24h")
-    try:
+    async with serving(await csat_bot(database_url, clock, sample_rate=1.0, cooldown="24h")) as h:
         yield h
-        await h.settle()
-    finally:
-        await stop_harness(h)
-    h.standin.assert_no_leaks()
 
 
 def strings(h: Harness, item: Any) -> str:

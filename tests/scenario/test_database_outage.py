@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import threading
 import time
 
@@ -15,20 +14,10 @@ import pytest
 from bot.sandbox.demo import ACME_CHANNEL, L1_CHANNEL
 from models import Ticket, TimelineEntry
 from tests.conftest import PG_URL
-from tests.harness import start_harness, stop_harness
+from tests.harness import Harness, sqlite_write_locked, start_harness, stop_harness
 from tests.scenario.test_escalation import L2_CONTEXT
 
 OUTAGE = 10.0
-
-
-def _hold_sqlite_write_lock(path: str, seconds: float, started: threading.Event) -> None:
-    """Another process-like connection takes SQLite's exclusive lock: the bot cannot write."""
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute("BEGIN EXCLUSIVE")
-    started.set()
-    time.sleep(seconds)
-    connection.execute("ROLLBACK")
-    connection.close()
 
 
 @pytest.mark.skipif(
@@ -40,11 +29,7 @@ async def test_sqlite_unavailable_for_10_seconds(database_url: str) -> None:
         await h.driver.post_message("U0ACMEJO", ACME_CHANNEL, "before the outage")
         await h.settle()
         ticket = await Ticket.get()
-        path = database_url.removeprefix("sqlite://")
-        started = threading.Event()
-        holder = threading.Thread(target=_hold_sqlite_write_lock, args=(path, OUTAGE, started), daemon=True)
-        holder.start()
-        await asyncio.to_thread(started.wait, 5)
+        holder = await sqlite_write_locked(database_url, OUTAGE)
         outage_began = time.monotonic()
 
         async with aiohttp.ClientSession() as session, session.get(f"{h.bot_url}/healthz") as resp:
@@ -113,12 +98,8 @@ async def test_slow_database_answers_in_time_then_tells_how_it_ended(database_ur
             "escalate_reason": {"escalate.reason": "Needs network analysis"},
             **{f"ctx_{k}": {"field.input": v} for k, v in L2_CONTEXT.items()},
         }
-        path = database_url.removeprefix("sqlite://")
-        started = threading.Event()
         # Shorter than SQLite's busy_timeout (5 s): the writes wait, then go through.
-        holder = threading.Thread(target=_hold_sqlite_write_lock, args=(path, 4.0, started), daemon=True)
-        holder.start()
-        await asyncio.to_thread(started.wait, 5)
+        holder = await sqlite_write_locked(database_url, 4.0)
         sent_at = time.monotonic()
         note, submit = await asyncio.gather(
             h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} written while slow"),
@@ -149,24 +130,28 @@ async def test_slow_database_answers_in_time_then_tells_how_it_ended(database_ur
         await stop_harness(h)
 
 
+async def one_slot_busy(h: Harness, hold: float, second_user: str) -> threading.Thread:
+    """With one work slot: a ticket, SQLite's write lock held for `hold` s, a note by U0L1ANNA that takes the
+    slot and waits for the database, then a note by `second_user` that waits for the slot. Returns the lock's
+    holder."""
+    await h.driver.post_message("U0ACMEJO", ACME_CHANNEL, "VPN drops every ten minutes")
+    await h.settle()
+    key = f"SUP-{(await Ticket.get()).id}"
+    holder = await sqlite_write_locked(h.rt.settings.database_url, hold)
+    first = await h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} runs")
+    await asyncio.sleep(0.2)  # the first holds the only slot, waiting for the database
+    second = await h.driver.slash_command(second_user, L1_CHANNEL, "/ticket", f"note {key} waits")
+    assert first.status == 200 and second.status == 200
+    return holder
+
+
 @pytest.mark.skipif(bool(PG_URL), reason="holds SQLite's write lock to keep the one work slot busy")
 async def test_commands_waiting_for_their_turn_at_shutdown_are_told_not_done(database_url: str) -> None:
     """Work after the ack waits for a slot (settings.work_concurrency); when shutdown begins, what is still
     waiting is not started and the person is told to run it again; what runs finishes."""
     h = await start_harness(database_url, settings_overrides={"work_concurrency": 1})
     try:
-        await h.driver.post_message("U0ACMEJO", ACME_CHANNEL, "VPN drops every ten minutes")
-        await h.settle()
-        key = f"SUP-{(await Ticket.get()).id}"
-        path = database_url.removeprefix("sqlite://")
-        started = threading.Event()
-        holder = threading.Thread(target=_hold_sqlite_write_lock, args=(path, 2.0, started), daemon=True)
-        holder.start()
-        await asyncio.to_thread(started.wait, 5)
-        first = await h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} runs")
-        await asyncio.sleep(0.2)  # the first holds the only slot, waiting for the database
-        second = await h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} waits")
-        assert first.status == 200 and second.status == 200
+        holder = await one_slot_busy(h, 2.0, "U0L1ANNA")
         await asyncio.sleep(0.2)
         h.rt.begin_stopping()  # what `serve` does on SIGTERM
         await asyncio.to_thread(holder.join, 10)
@@ -186,18 +171,7 @@ async def test_a_command_waiting_its_turn_is_told_so_not_that_the_database_is_sl
     slot hears it waits its turn. Both then hear how they ended."""
     h = await start_harness(database_url, settings_overrides={"work_concurrency": 1})
     try:
-        await h.driver.post_message("U0ACMEJO", ACME_CHANNEL, "VPN drops every ten minutes")
-        await h.settle()
-        key = f"SUP-{(await Ticket.get()).id}"
-        path = database_url.removeprefix("sqlite://")
-        started = threading.Event()
-        holder = threading.Thread(target=_hold_sqlite_write_lock, args=(path, 3.5, started), daemon=True)
-        holder.start()
-        await asyncio.to_thread(started.wait, 5)
-        first = await h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} runs")
-        await asyncio.sleep(0.2)  # the first holds the only slot, waiting for the database
-        second = await h.driver.slash_command("U0L2CARL", L1_CHANNEL, "/ticket", f"note {key} waits")
-        assert first.status == 200 and second.status == 200
+        holder = await one_slot_busy(h, 3.5, "U0L2CARL")
         await asyncio.to_thread(holder.join, 10)
         await h.settle()
         anna = [e.text for e in h.ws.ephemerals_for("U0L1ANNA")]

@@ -12,8 +12,7 @@ import pytest
 from bot.sandbox.demo import ACME_CHANNEL, L1_CHANNEL, L2_CHANNEL
 from models import Ticket
 from tests.conftest import PG_URL
-from tests.harness import Harness
-from tests.scenario.test_database_outage import _hold_sqlite_write_lock
+from tests.harness import Harness, sqlite_write_locked
 from tests.scenario.test_escalation import L2_CONTEXT, ctx_values
 
 ANNA, CARL = "U0L1ANNA", "U0L2CARL"
@@ -24,11 +23,7 @@ async def _slow_database(bot: Harness, database_url: str, key: str) -> threading
     """Another connection holds SQLite's write lock, and the bot starts a write (an internal note) that waits
     for it: tortoise's one SQLite connection is busy, so every query of the bot queues behind that write —
     what a slow or locked database looks like to the bot."""
-    started = threading.Event()
-    path = database_url.removeprefix("sqlite://")
-    holder = threading.Thread(target=_hold_sqlite_write_lock, args=(path, HOLD, started), daemon=True)
-    holder.start()
-    await asyncio.to_thread(started.wait, 5)
+    holder = await sqlite_write_locked(database_url, HOLD)
     await bot.driver.slash_command(ANNA, L1_CHANNEL, "/ticket", f"note {key} written while slow")
     await asyncio.sleep(0.3)  # the note's INSERT is waiting for the lock now
     return holder

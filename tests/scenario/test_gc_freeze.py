@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import threading
 
 import pytest
 
@@ -14,8 +13,7 @@ from bot.sandbox.demo import ACME_CHANNEL, L1_CHANNEL
 from bot.server import STATE_KEY
 from models import Ticket, TimelineEntry
 from tests.conftest import PG_URL
-from tests.harness import start_harness, stop_harness
-from tests.scenario.test_database_outage import _hold_sqlite_write_lock
+from tests.harness import sqlite_write_locked, start_harness, stop_harness
 
 
 async def test_the_bot_freezes_what_start_up_made_and_lets_go_when_it_stops(database_url: str) -> None:
@@ -48,11 +46,7 @@ async def test_a_burst_waiting_for_work_slots_is_frozen_and_collected_once_it_is
         assert not guard.in_burst  # nothing waits: nothing to do
         after_start = gc.get_freeze_count()
 
-        path = database_url.removeprefix("sqlite://")
-        started = threading.Event()
-        holder = threading.Thread(target=_hold_sqlite_write_lock, args=(path, 2.0, started), daemon=True)
-        holder.start()
-        await asyncio.to_thread(started.wait, 5)
+        holder = await sqlite_write_locked(database_url, 2.0)
         for n in range(4):  # the first takes the only slot and waits for the database; three wait for it
             answer = await h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} n{n}")
             assert answer.status == 200

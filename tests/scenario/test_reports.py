@@ -15,7 +15,7 @@ from bot.sandbox.demo import ACME_CHANNEL, L1_CHANNEL, LOUNGE_CHANNEL, build_dem
 from bot.sandbox.standin import SlackStandIn
 from bot.server import STATE_KEY
 from models.sla import ScheduledRun
-from tests.harness import TOKEN, Harness, start_harness, stop_harness
+from tests.harness import TOKEN, Harness, serving, start_harness
 
 ANNA, JO, KIM = "U0L1ANNA", "U0ACMEJO", "U0ACMEKIM"
 T0 = datetime(2026, 11, 5, 10, 0, tzinfo=UTC)  # a Thursday
@@ -31,18 +31,15 @@ async def clock() -> FrozenClock:
 async def bot(database_url: str, clock: FrozenClock) -> AsyncIterator[Harness]:
     standin = SlackStandIn(build_demo_workspace(clock=lambda: clock.now().timestamp()), bot_token=TOKEN)
     await standin.start()
-    h = await start_harness(
-        database_url,
-        clock=clock,
-        standin=standin,
-        config_overrides={"reports": {"digest_channel": LOUNGE_CHANNEL, "digest_cron": "0 9 * * mon"}},
-    )
-    try:
+    async with serving(
+        await start_harness(
+            database_url,
+            clock=clock,
+            standin=standin,
+            config_overrides={"reports": {"digest_channel": LOUNGE_CHANNEL, "digest_cron": "0 9 * * mon"}},
+        )
+    ) as h:
         yield h
-        await h.settle()
-    finally:
-        await stop_harness(h)
-    h.standin.assert_no_leaks()
 
 
 class Sleeps:

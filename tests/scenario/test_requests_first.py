@@ -14,7 +14,7 @@ from bot.flows.cards import stream_of
 from bot.sandbox.demo import ACME_CHANNEL, L1_AGENTS, L1_CHANNEL, L2_CHANNEL
 from bot.slack.outbox import enqueue
 from models import OutboxMessage, OutboxStatus, Ticket
-from tests.harness import Harness, start_harness, stop_harness
+from tests.harness import Harness, serving, start_harness
 
 CONTEXT = {"tried": "restart", "impact": "one team", "reproduce": "always"}
 JO = "U0ACMEJO"
@@ -61,16 +61,13 @@ class RequestStream:
 
 @asynccontextmanager
 async def harness(database_url: str, max_wait: float) -> AsyncIterator[Harness]:
-    h = await start_harness(
-        database_url,
-        settings_overrides={"requests_first_gap": GAP, "requests_first_max_wait": max_wait},
-    )
-    try:
+    async with serving(
+        await start_harness(
+            database_url,
+            settings_overrides={"requests_first_gap": GAP, "requests_first_max_wait": max_wait},
+        )
+    ) as h:
         yield h
-        await h.settle()
-    finally:
-        await stop_harness(h)
-    h.standin.assert_no_leaks()
 
 
 async def ticket_with_context(h: Harness) -> Ticket:

@@ -24,7 +24,7 @@ import pytest
 from bot.logs import JsonFormatter, RedactingFormatter, redact, setup_logging
 from bot.sandbox.demo import ACME_CHANNEL, L1_CHANNEL
 from models import Ticket
-from tests.harness import SIGNING_SECRET, TOKEN, Harness, start_harness, stop_harness
+from tests.harness import SIGNING_SECRET, TOKEN, Harness, serving, start_harness
 
 ANNA, JO = "U0L1ANNA", "U0ACMEJO"
 APP_TOKEN = "xapp-1-A0BOT-7000000000000-secretappleveltoken"
@@ -110,13 +110,10 @@ async def run_scenario(bot: Harness) -> list[str]:
 @pytest.fixture
 async def bot_with_app_token(database_url: str) -> Iterator[Harness]:
     """The bot with an app-level token configured as well (so it is one more secret that must not leak)."""
-    h = await start_harness(database_url, settings_overrides={"slack_app_token": APP_TOKEN})
-    try:
+    async with serving(
+        await start_harness(database_url, settings_overrides={"slack_app_token": APP_TOKEN})
+    ) as h:
         yield h
-        await h.settle()
-    finally:
-        await stop_harness(h)
-    h.standin.assert_no_leaks()
 
 
 async def test_no_secret_in_log_records_answers_or_workspace(

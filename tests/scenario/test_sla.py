@@ -32,7 +32,7 @@ from bot.server import STATE_KEY
 from models import OutboxMessage, Ticket, TimelineEntry
 from models.sla import SlaKind, SlaState, SlaTimer
 from tests.conftest import PG_URL, REPO
-from tests.harness import TOKEN, Harness, start_harness, stop_harness
+from tests.harness import TOKEN, Harness, serving, start_harness, stop_harness
 
 ANNA, CARL, JO = "U0L1ANNA", "U0L2CARL", "U0ACMEJO"
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # Monday 09:00 in Berlin
@@ -95,13 +95,8 @@ async def clock() -> FrozenClock:
 
 @pytest.fixture
 async def sla_bot(database_url: str, clock: FrozenClock) -> AsyncIterator[Harness]:
-    h = await sla_harness(database_url, clock)
-    try:
+    async with serving(await sla_harness(database_url, clock)) as h:
         yield h
-        await h.settle()
-    finally:
-        await stop_harness(h)
-    h.standin.assert_no_leaks()
 
 
 async def tick(h: Harness) -> None:

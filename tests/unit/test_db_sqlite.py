@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,26 +17,9 @@ from tortoise.transactions import in_transaction
 from bot import db
 from models import InboundEvent
 from tests.conftest import PG_URL
+from tests.harness import sqlite_write_locked
 
 pytestmark = pytest.mark.skipif(bool(PG_URL), reason="SQLite's locking; PostgreSQL has row locks")
-
-
-def hold_write_lock(path: str, seconds: float, started: threading.Event) -> None:
-    """Another process-like connection holds SQLite's write lock for a while."""
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute("BEGIN EXCLUSIVE")
-    started.set()
-    time.sleep(seconds)
-    connection.execute("ROLLBACK")
-    connection.close()
-
-
-async def locked_for(path: str, seconds: float) -> threading.Thread:
-    started = threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(path, seconds, started), daemon=True)
-    holder.start()
-    await asyncio.to_thread(started.wait, 5)
-    return holder
 
 
 async def read_then_write(event_id: str) -> None:
@@ -66,7 +48,7 @@ def sqlite_path(database_url: str) -> str:
 
 async def test_a_transaction_that_reads_then_writes_waits_for_the_other_writer(sqlite_path: str) -> None:
     async with connected(f"sqlite://{sqlite_path}"):
-        holder = await locked_for(sqlite_path, 0.5)
+        holder = await sqlite_write_locked(sqlite_path, 0.5)
         started = time.monotonic()
         await read_then_write("Ev1")  # a deferred BEGIN failed here at once with "database is locked"
         assert time.monotonic() - started >= 0.3
@@ -76,7 +58,7 @@ async def test_a_transaction_that_reads_then_writes_waits_for_the_other_writer(s
 
 async def test_a_start_still_locked_after_busy_timeout_fails_and_frees_the_next_one(sqlite_path: str) -> None:
     async with connected(f"sqlite://{sqlite_path}?busy_timeout=200"):
-        holder = await locked_for(sqlite_path, 1.0)
+        holder = await sqlite_write_locked(sqlite_path, 1.0)
         with pytest.raises(OperationalError) as failed:
             await read_then_write("Ev1")
         assert db.is_unavailable(failed.value)  # answered as "temporarily unavailable", not as a bug
@@ -88,7 +70,7 @@ async def test_a_start_still_locked_after_busy_timeout_fails_and_frees_the_next_
 
 async def test_a_start_cancelled_while_waiting_leaves_no_transaction_open(sqlite_path: str) -> None:
     async with connected(f"sqlite://{sqlite_path}"):
-        holder = await locked_for(sqlite_path, 0.5)
+        holder = await sqlite_write_locked(sqlite_path, 0.5)
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(read_then_write("Ev1"), 0.1)
         await asyncio.to_thread(holder.join)
