@@ -184,7 +184,6 @@ class Runtime:
                 "Slack is busy and I couldn't check your support level just now. Nothing was changed; "
                 "please try again in a few seconds."
             ) from None
-        self._members[channel_id] = (time.monotonic(), result)
         return result
 
     async def _fetch_members(self, channel_id: str) -> frozenset[str]:
@@ -196,7 +195,11 @@ class Runtime:
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 break
-        return frozenset(members)
+        # Cached here, before the fetch counts as done: a caller arriving after it is done but before its
+        # awaiters have run must find the cache, not start a second fetch.
+        result = frozenset(members)
+        self._members[channel_id] = (time.monotonic(), result)
+        return result
 
     def forget_members(self) -> None:
         """Drop the membership cache (after member_joined_channel / left events)."""
