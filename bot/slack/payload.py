@@ -23,6 +23,8 @@ MAX_BIG_ID = 2**63 - 1
 # Slack ids and message timestamps are short (`C0123ABCD`, `1732700000.000100`); the columns hold 32.
 MAX_IDENT = 32
 _MESSAGE_TS = re.compile(r"\d{1,12}\.\d{1,9}")
+# What no URL Slack sends contains: whitespace (str.isspace, which `\s` matches on str) or a control character.
+_BLANK_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
 
 
 def obj(value: Any) -> dict[str, Any]:
@@ -85,7 +87,7 @@ def channel_of(body: Any) -> str:
 
 def is_url(value: Any) -> bool:
     """True for an absolute http(s) URL without blanks (what Slack sends as response_url)."""
-    if not isinstance(value, str) or not value or any(ch.isspace() or ord(ch) < 32 for ch in value):
+    if not isinstance(value, str) or not value or _BLANK_OR_CONTROL.search(value):
         return False
     try:
         parts = urlsplit(value)
