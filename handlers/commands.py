@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
@@ -263,13 +262,14 @@ async def handle_reopen_command(ack: AsyncAck, command: dict[str, Any], context:
     await ack(**build_notice(f"Reopened {rt.key(ticket.id)} at {ticket.level}."))
 
 
-def register(app: AsyncApp) -> None:
-    """Attach the command listeners."""
-    app.command(Command.TICKET)(budgeted(ack_first(handle_ticket_command)))
-    app.command(Command.ESCALATE)(budgeted(ack_first(handle_escalate_command)))
-    app.command(Command.DEESCALATE)(budgeted(ack_first(handle_deescalate_command)))
-    app.command(Command.ASSIGN)(budgeted(ack_first(handle_assign_command)))
-    app.command(Command.CLAIM)(budgeted(ack_first(handle_claim_command)))
-    app.command(Command.UNASSIGN)(budgeted(ack_first(handle_unassign_command)))
-    app.command(Command.RESOLVE)(budgeted(ack_first(handle_resolve_command)))
-    app.command(Command.REOPEN)(budgeted(ack_first(handle_reopen_command)))
+# The ticket commands (handlers/slash.py is their one Bolt listener).
+COMMANDS = {
+    Command.TICKET: budgeted(ack_first(handle_ticket_command)),
+    Command.ESCALATE: budgeted(ack_first(handle_escalate_command)),
+    Command.DEESCALATE: budgeted(ack_first(handle_deescalate_command)),
+    Command.ASSIGN: budgeted(ack_first(handle_assign_command)),
+    Command.CLAIM: budgeted(ack_first(handle_claim_command)),
+    Command.UNASSIGN: budgeted(ack_first(handle_unassign_command)),
+    Command.RESOLVE: budgeted(ack_first(handle_resolve_command)),
+    Command.REOPEN: budgeted(ack_first(handle_reopen_command)),
+}

@@ -190,9 +190,11 @@ async def handle_article_submission(
     await ack()
 
 
+COMMANDS = {Command.KB: budgeted(handle_kb_command)}  # its listener: handlers/slash.py
+
+
 def register(app: AsyncApp) -> None:
-    """Attach the knowledge-base listeners."""
-    app.command(Command.KB)(budgeted(handle_kb_command))
+    """Attach the knowledge-base listeners (/kb is in COMMANDS)."""
     app.action(any_of(ActionId.KB_HELPED, ActionId.KB_NOT_RELEVANT, ActionId.KB_SEND))(
         budgeted(handle_suggestion_button)
     )

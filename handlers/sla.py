@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 
@@ -57,6 +56,4 @@ async def handle_sla_command(ack: AsyncAck, command: dict[str, Any], context: As
     await ack(**await sla_flows.show_sla(rt, key_text=rt.key(ticket_id), viewer=viewer))
 
 
-def register(app: AsyncApp) -> None:
-    """Attach the /sla command."""
-    app.command(Command.SLA)(budgeted(ack_first(handle_sla_command)))
+COMMANDS = {Command.SLA: budgeted(ack_first(handle_sla_command))}  # its listener: handlers/slash.py

@@ -99,9 +99,11 @@ async def handle_csat_comment_submission(
     await ack()
 
 
+COMMANDS = {Command.SUPPORT: budgeted(ack_first(handle_support_command))}  # its listener: handlers/slash.py
+
+
 def register(app: AsyncApp) -> None:
-    """Attach /support and the CSAT listeners."""
-    app.command(Command.SUPPORT)(budgeted(ack_first(handle_support_command)))
+    """Attach the CSAT listeners (/support is in COMMANDS)."""
     app.action(any_of(*CSAT_RATINGS.values()))(budgeted(handle_csat_rating))
     app.action(ActionId.CSAT_COMMENT)(budgeted(handle_csat_comment_button))
     app.view(CallbackId.MODAL_CSAT_COMMENT)(budgeted(handle_csat_comment_submission))

@@ -56,3 +56,22 @@ def test_every_subscribed_event_type_has_a_handler_and_no_handler_waits_for_an_u
 
     subscribed = {e.partition(".")[0] for e in MANIFEST["settings"]["event_subscriptions"]["bot_events"]}
     assert subscribed == set(HANDLERS)
+
+
+def test_the_one_command_listener_has_a_handler_for_every_declared_command() -> None:
+    from handlers.slash import COMMANDS, check_table
+
+    check_table()  # also run at start-up: every handler takes only what the listener passes
+    assert set(COMMANDS) == {c["command"] for c in MANIFEST["features"]["slash_commands"]}
+
+
+def test_a_handler_wanting_more_than_the_listener_passes_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from handlers import slash
+
+    async def wants_client(ack: object, command: object, context: object, client: object) -> None: ...
+
+    monkeypatch.setitem(slash.COMMANDS, "/ticket", wants_client)
+    with pytest.raises(RuntimeError, match=r"/ticket handler wants \['client'\]"):
+        slash.check_table()
