@@ -8,6 +8,7 @@ next way is tried, and a person no way reaches is logged (never silently dropped
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -78,15 +79,35 @@ async def tell(
 class SafeRespond:
     """Bolt's respond() for listeners and the error handler, safe when the payload has no usable
     response_url (or Slack refuses it): the answer then goes to the person privately (see tell_privately).
-    Replacing or deleting the original message is only possible through response_url."""
+    Replacing or deleting the original message is only possible through response_url.
+
+    It also keeps the request's answers in order: an interim notice ("taking longer than usual", `notice`)
+    is sent only while nothing else has been answered, and an answer sent meanwhile waits for it. Every
+    answer of a request goes through here (listeners, `ack` after the ack, the error handler), so a notice
+    can never arrive after the answer it announces, even when the answer was already on its way."""
 
     def __init__(self, original: AsyncRespond, client: AsyncWebClient, *, user_id: str, channel_id: str):
         self.original, self.client = original, client
         self.user_id, self.channel_id = user_id, channel_id
         self.response_url = original.response_url if payload.is_url(original.response_url) else None
+        self.answered = False
+        self._order = asyncio.Lock()
 
     async def __call__(self, text: str = "", blocks: Any = None, **kwargs: Any) -> Any:
         """Post to response_url; fall back to an ephemeral or DM with the same text and blocks."""
+        async with self._order:
+            self.answered = True
+            return await self._answer(text, blocks, kwargs)
+
+    async def notice(self, text: str) -> bool:
+        """An interim ephemeral notice, unless the request has been answered already (True if sent)."""
+        async with self._order:
+            if self.answered:
+                return False
+            await self._answer(text, None, {"response_type": "ephemeral", "replace_original": False})
+            return True
+
+    async def _answer(self, text: str, blocks: Any, kwargs: dict[str, Any]) -> Any:
         if self.response_url is not None:
             try:
                 sent = await self._post(text, blocks, kwargs)

@@ -25,6 +25,7 @@ from typing import Any
 
 from bot.db import GATE, note_failure
 from bot.errors import TemporarilyUnavailableError
+from bot.slack.answers import SafeRespond
 from bot.slack.blocks.modals import build_status_modal
 from bot.slack.errors import UNAVAILABLE, describe, handle_error
 
@@ -87,10 +88,7 @@ class _Ack:
             return None
         text, blocks = kwargs.get("text") or (args[0] if args else None), kwargs.get("blocks")
         if text or blocks:
-            order = _answer_order(self.kwargs.get("context"))
-            async with order.lock:
-                order.answered = True
-                await _respond(self.kwargs, text=text, blocks=blocks)
+            await _respond(self.kwargs, text=text, blocks=blocks)
         return None
 
     async def _update_view(self, answer: dict[str, Any]) -> None:
@@ -108,16 +106,32 @@ class _Ack:
         await _update_status(self.kwargs, self.view_id, new_view)
 
 
+def _has_response_url(kwargs: dict[str, Any]) -> bool:
+    body = _body(kwargs)
+    return bool(body.get("response_url") or (body.get("response_urls") or [None])[0])
+
+
 async def _respond(kwargs: dict[str, Any], *, text: str | None, blocks: Any = None) -> None:
     """An ephemeral answer through response_url, when the request has one."""
-    body, context = _body(kwargs), kwargs.get("context")
-    respond = getattr(context, "respond", None)
-    if respond is None or not (body.get("response_url") or (body.get("response_urls") or [None])[0]):
+    respond = getattr(kwargs.get("context"), "respond", None)
+    if respond is None or not _has_response_url(kwargs):
         return
     try:
         await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
     except Exception:
         log.exception("could not send a late answer")
+
+
+async def _notice(kwargs: dict[str, Any], text: str) -> None:
+    """An interim notice through response_url, unless the request was answered already (SafeRespond keeps
+    the order: a notice never follows the answer it announces)."""
+    respond = getattr(kwargs.get("context"), "respond", None)
+    if not isinstance(respond, SafeRespond) or not _has_response_url(kwargs):
+        return
+    try:
+        await respond.notice(text)
+    except Exception:
+        log.exception("could not send a notice")
 
 
 async def _update_status(kwargs: dict[str, Any], view_id: str | None, view: dict[str, Any]) -> bool:
@@ -130,24 +144,6 @@ async def _update_status(kwargs: dict[str, Any], view_id: str | None, view: dict
     except Exception:
         log.exception("could not update the status modal")
         return False
-
-
-class _AnswerOrder:
-    """Keeps "taking longer than usual" from arriving after the real answer: both take the lock, and the
-    notice is skipped once the listener has answered."""
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.answered = False
-
-
-def _answer_order(context: Any) -> _AnswerOrder:
-    order = context.get("answer_order") if context is not None else None
-    if order is None:
-        order = _AnswerOrder()
-        if context is not None:
-            context["answer_order"] = order
-    return order
 
 
 async def _tell_slow(kwargs: dict[str, Any], ack: _Ack) -> None:
@@ -163,11 +159,8 @@ async def _tell_slow(kwargs: dict[str, Any], ack: _Ack) -> None:
     ack.late = True
     ack.acked.set()
     if not ack.view_id:
-        order = _answer_order(kwargs.get("context"))
-        async with order.lock:
-            if not order.answered:  # the answer may have gone out while Slack got its ack
-                queued = kwargs["context"].get("work_queued", False)
-                await _respond(kwargs, text=QUEUED if queued else SLOW)
+        queued = kwargs["context"].get("work_queued", False)
+        await _notice(kwargs, QUEUED if queued else SLOW)
 
 
 def _slow_notice(kwargs: dict[str, Any], ack: _Ack) -> None:
@@ -268,13 +261,9 @@ def ack_first(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
             await real_ack()
         respond = context.respond
 
-        order = _answer_order(context)
-
         async def answer(text: str | None = None, blocks: Any = None, **_: Any) -> None:
-            if text or blocks:
-                async with order.lock:  # never before a "taking longer than usual" that is on its way
-                    order.answered = True
-                    await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+            if text or blocks:  # after a "waiting its turn" notice on its way, never before it (SafeRespond)
+                await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
         kwargs["ack"] = answer
         rt = context["rt"]

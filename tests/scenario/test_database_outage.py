@@ -12,9 +12,10 @@ import aiohttp
 import pytest
 
 from bot.sandbox.demo import ACME_CHANNEL, L1_CHANNEL
+from bot.slack.ids import ActionId, BlockId
 from models import Ticket, TimelineEntry
 from tests.conftest import PG_URL
-from tests.harness import Harness, sqlite_write_locked, start_harness, stop_harness
+from tests.harness import Harness, serving, sqlite_write_locked, start_harness, stop_harness
 from tests.scenario.test_escalation import L2_CONTEXT
 
 OUTAGE = 10.0
@@ -181,3 +182,36 @@ async def test_a_command_waiting_its_turn_is_told_so_not_that_the_database_is_sl
         assert not any("database" in t for t in carl), carl
     finally:
         await stop_harness(h)
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="holds SQLite's write lock to slow the button's work down")
+async def test_no_slow_notice_once_the_answer_is_on_its_way(database_url: str) -> None:
+    """A button whose answer left before Slack's budget ran out, but is still in flight when it does (a slow
+    response_url), gets no "taking longer than usual" after it: the notice would announce an answer the
+    person already has. It waited for the answer, saw it and was dropped."""
+    async with serving(await start_harness(database_url)) as h:
+        sent = await h.driver.post_message("U0ACMEJO", ACME_CHANNEL, "The printer prints blank pages")
+        await h.settle()
+        ticket = await Ticket.get(channel_id=ACME_CHANNEL, source_ts=sent.ts)
+        await h.command("U0L1ANNA", L1_CHANNEL, "/resolve", f"SUP-{ticket.id}")
+        form = h.ws.open_views("U0L1ANNA")[-1]
+        values = {BlockId.RESOLVE_SOLUTION: {ActionId.RESOLVE_SOLUTION: "We replaced the toner."}}
+        assert (await h.driver.submit_view("U0L1ANNA", form.id, values)).status == 200
+        await h.settle()
+        resolution = [m for m in h.ws.thread_replies(ACME_CHANNEL, sent.ts) if "solved" in m.text][-1]
+        answers_before = len(h.standin.calls_to("response_url"))
+
+        # The confirmation's write waits ~1 s for the lock; its answer then takes 3 s to reach Slack, so it
+        # is on its way when the 2.5 s budget runs out.
+        holder = await sqlite_write_locked(database_url, 1.0)
+        h.standin.faults.stall("response_url", seconds=3.0, times=1)
+        click = await h.driver.click("U0ACMEJO", ActionId.CUSTOMER_CONFIRM, message=resolution)
+        assert click.status == 200
+        await asyncio.to_thread(holder.join, 5)
+        await h.settle()
+
+        assert (await Ticket.get(id=ticket.id)).status == "closed"
+        posts = h.standin.calls_to("response_url")[answers_before:]
+        texts = [json.dumps(c.args) for c in posts]
+        assert len(posts) == 1 and "Confirmed as solved" in texts[0], texts
+        assert not any("longer than usual" in e.text for e in h.ws.ephemerals_for("U0ACMEJO"))
