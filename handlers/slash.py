@@ -36,10 +36,11 @@ async def handle_command(ack: AsyncAck, command: dict[str, Any], context: AsyncB
 
 def check_table() -> None:
     """Every command of the manifest has a handler, and every handler takes only what this listener passes."""
-    missing = {c.value for c in Command} - set(COMMANDS)
-    if missing or len(COMMANDS) != len(Command):
+    declared = {c.value for c in Command}
+    if set(COMMANDS) != declared:
         raise RuntimeError(
-            f"slash commands without exactly one handler: {sorted(missing) or sorted(COMMANDS)}"
+            f"slash commands without a handler: {sorted(declared - set(COMMANDS))}; "
+            f"handlers for no declared command: {sorted(set(COMMANDS) - declared)}"
         )
     for name, listener in COMMANDS.items():
         extra = set(get_arg_names_of_callable(listener)) - set(ARGUMENTS)

@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,13 +140,16 @@ async def stop_harness(h: Harness, *, stop_standin: bool = True) -> None:
 
 
 @asynccontextmanager
-async def serving(h: Harness) -> AsyncIterator[Harness]:
-    """A started harness for one test: afterwards it settles, stops, and fails if the stand-in saw a leak."""
+async def serving(
+    h: Harness, stop: Callable[[Harness], Awaitable[None]] = stop_harness
+) -> AsyncIterator[Harness]:
+    """A started harness for one test: afterwards it settles, stops (`stop`: stop_socket_harness for Socket
+    Mode), and fails if the stand-in saw a leak."""
     try:
         yield h
         await h.settle()
     finally:
-        await stop_harness(h)
+        await stop(h)
     h.standin.assert_no_leaks()
 
 

@@ -33,6 +33,7 @@ from tests.harness import (
     SIGNING_SECRET,
     TOKEN,
     Harness,
+    serving,
     start_socket_harness,
     stop_socket_harness,
 )
@@ -48,13 +49,8 @@ L2_CONTEXT = {
 @pytest.fixture
 async def socket_bot(database_url: str) -> AsyncIterator[Harness]:
     """The bot in Socket Mode against the stand-in; the driver delivers over the websocket."""
-    h = await start_socket_harness(database_url)
-    try:
+    async with serving(await start_socket_harness(database_url), stop=stop_socket_harness) as h:
         yield h
-        await h.settle()
-    finally:
-        await stop_socket_harness(h)
-    h.standin.assert_no_leaks()
 
 
 async def _eventually(check: Callable[[], bool], limit: float = 15.0) -> bool:
