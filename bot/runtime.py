@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
+from contextvars import Context
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -14,6 +15,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.errors import TemporarilyUnavailableError
+from bot.slack.afterack import AfterAck
+from bot.slack.budget import REQUEST_BUDGET
 from bot.slack.outbox import OutboxSender
 from bot.slack.priority import RequestsFirst
 from config.settings import Settings
@@ -46,37 +49,33 @@ class Runtime:
     _members_fetches: dict[str, asyncio.Future[frozenset[str]]] = field(default_factory=dict)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
     spool: InboundSpool = field(init=False)
-    # Work after an ack waits here for its turn (settings.work_concurrency); see bot.slack.budget.
-    work_slots: asyncio.Semaphore = field(init=False)
     # Counts Slack requests in flight; work waits for a lull in them before it starts (bot.slack.priority).
     # The outbox sender's passes wait on the same one.
     requests_first: RequestsFirst = field(init=False)
-
-    # Set when shutdown begins (`begin_stopping`): work still waiting for a slot is not started any more.
-    stopping: asyncio.Event = field(init=False)
-    _slot_waiters: int = 0
+    # Work after an ack waits here for its turn, settings.work_concurrency units at a time (bot.slack.afterack).
+    after_ack: AfterAck = field(init=False)
 
     def __post_init__(self) -> None:
-        self.work_slots = asyncio.Semaphore(self.settings.work_concurrency)
         self.requests_first = RequestsFirst(
             gap=self.settings.requests_first_gap, max_wait=self.settings.requests_first_max_wait
         )
         self.sender.requests_first = self.requests_first
-        self.stopping = asyncio.Event()
+        self.after_ack = AfterAck(
+            concurrency=self.settings.work_concurrency,
+            requests_first=self.requests_first,
+            spawn=self.spawn,
+            notice_after=REQUEST_BUDGET,
+        )
 
     def begin_stopping(self) -> None:
-        """Shutdown begins: work waiting for a slot wakes up, sees `stopping` and is not started.
+        """Shutdown begins: work still waiting for its turn is not started (commands are told so)."""
+        self.after_ack.stop()
 
-        One extra slot starts a chain: each waiter it wakes passes it on (`take_work_slot`). Releasing once
-        per waiter instead costs the square of the backlog: asyncio's Semaphore looks for the next waiter
-        to wake past every one woken before that has not run yet (about a second for 8,000 waiters)."""
-        self.stopping.set()
-        if self._slot_waiters:
-            self.work_slots.release()
-
-    def spawn(self, work: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+    def spawn(
+        self, work: Coroutine[Any, Any, T], *, name: str | None = None, context: Context | None = None
+    ) -> asyncio.Task[T]:
         """Run work after the ack in the background, tracked so shutdown and tests can wait for it."""
-        task = asyncio.create_task(work, name=name)
+        task = asyncio.create_task(work, name=name, context=context)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
@@ -97,36 +96,6 @@ class Runtime:
                 return len(tasks)
             await asyncio.wait(tasks, timeout=remaining)
         return 0
-
-    def slot_waiters(self) -> int:
-        """Work acked and waiting for a slot (a burst beyond what the bot works off at once)."""
-        return self._slot_waiters
-
-    async def take_work_slot(self) -> bool:
-        """Wait for a work slot, then for a lull in incoming requests (`requests_first`, bounded); False (and
-        no slot) once shutdown has begun. Release with `work_slots`.
-
-        A waiter is one parked coroutine, nothing more: under a burst thousands wait, and every extra future
-        each of them holds makes the garbage collector's full passes (which pause every ack) longer.
-        `begin_stopping` wakes them all."""
-        if self.stopping.is_set():
-            return False
-        self._slot_waiters += 1
-        try:
-            await self.work_slots.acquire()
-        finally:
-            self._slot_waiters -= 1
-        if not self.stopping.is_set():
-            # Holding the slot, not before it: a handful of waiters for the lull, not a burst's thousands.
-            try:
-                await self.requests_first.wait()
-            except BaseException:
-                self.work_slots.release()
-                raise
-        if self.stopping.is_set():
-            self.work_slots.release()  # passed on: the next waiter wakes and sees `stopping` too
-            return False
-        return True
 
     def key(self, ticket_id: int) -> str:
         """The ticket key, e.g. SUP-42."""

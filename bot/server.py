@@ -219,7 +219,7 @@ async def _on_startup(app: web.Application) -> None:
     app[STATE_KEY]["scheduler"] = scheduler = BotScheduler(rt)
     await scheduler.start()
     if rt.settings.gc_freeze:  # the collector's full passes skip start-up's objects and a burst's backlog
-        app[STATE_KEY]["collector"] = collector = CollectorGuard(rt.slot_waiters)
+        app[STATE_KEY]["collector"] = collector = CollectorGuard(rt.after_ack.waiting)
         collector.start()
 
 

@@ -15,7 +15,7 @@ from bot.services.permissions import Action
 from bot.slack.blocks.customer import text as customer_text
 from bot.slack.blocks.escalation import build_pick_ticket_modal
 from bot.slack.blocks.tickets import build_notice
-from bot.slack.budget import ack_first, budgeted
+from bot.slack.budget import ack_first
 from bot.slack.ids import CallbackId, Command
 from bot.slack.modals import form_opener
 from bot.slack.parsing import parse_ticket_key, parse_user, split_key
@@ -264,12 +264,12 @@ async def handle_reopen_command(ack: AsyncAck, command: dict[str, Any], context:
 
 # The ticket commands (handlers/slash.py is their one Bolt listener).
 COMMANDS = {
-    Command.TICKET: budgeted(ack_first(handle_ticket_command)),
-    Command.ESCALATE: budgeted(ack_first(handle_escalate_command)),
-    Command.DEESCALATE: budgeted(ack_first(handle_deescalate_command)),
-    Command.ASSIGN: budgeted(ack_first(handle_assign_command)),
-    Command.CLAIM: budgeted(ack_first(handle_claim_command)),
-    Command.UNASSIGN: budgeted(ack_first(handle_unassign_command)),
-    Command.RESOLVE: budgeted(ack_first(handle_resolve_command)),
-    Command.REOPEN: budgeted(ack_first(handle_reopen_command)),
+    Command.TICKET: ack_first(handle_ticket_command),
+    Command.ESCALATE: ack_first(handle_escalate_command),
+    Command.DEESCALATE: ack_first(handle_deescalate_command),
+    Command.ASSIGN: ack_first(handle_assign_command),
+    Command.CLAIM: ack_first(handle_claim_command),
+    Command.UNASSIGN: ack_first(handle_unassign_command),
+    Command.RESOLVE: ack_first(handle_resolve_command),
+    Command.REOPEN: ack_first(handle_reopen_command),
 }

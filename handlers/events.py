@@ -23,8 +23,7 @@ async def handle_message_event(
 ) -> None:
     """Messages in customer channels: new tickets, follow-ups, thread replies, edits, deletes."""
     rt: Runtime = context["rt"]
-    work = intake.process_message_event(rt, envelope=body, event=event, inbound_id=context.get("inbound_id"))
-    rt.spawn(_after_ack(rt, work, body), name="event")
+    rt.after_ack.submit(_after_ack, intake.process_message_event, rt, body, event, context.get("inbound_id"))
 
 
 async def handle_reaction_added(
@@ -32,25 +31,24 @@ async def handle_reaction_added(
 ) -> None:
     """🎫 on a customer's message opens a ticket for it."""
     rt: Runtime = context["rt"]
-    work = intake.process_reaction_event(rt, envelope=body, event=event, inbound_id=context.get("inbound_id"))
-    rt.spawn(_after_ack(rt, work, body), name="event")
+    rt.after_ack.submit(_after_ack, intake.process_reaction_event, rt, body, event, context.get("inbound_id"))
 
 
-async def _after_ack(rt: Runtime, work: Coroutine[Any, Any, Any], body: dict[str, Any]) -> None:
-    """An event's work, after Slack got its 200 (the delivery is recorded already, see the middleware).
-
-    It waits for a work slot; at shutdown it is left for the next start, which processes recorded events
-    that were never processed (`resume_pending`). Errors are logged; the recorded event stays unprocessed.
-    """
-    if not await rt.take_work_slot():
-        work.close()
-        return
+async def _after_ack(
+    process: Callable[..., Coroutine[Any, Any, Any]],
+    rt: Runtime,
+    body: dict[str, Any],
+    event: dict[str, Any],
+    inbound_id: int | None,
+) -> None:
+    """An event's work, after Slack got its 200 (the delivery is recorded already, see the middleware), when
+    its turn comes (`bot.slack.afterack`). Not started when shutdown comes first: the next start processes
+    recorded events that were never processed (`resume_pending`). Errors are logged; the recorded event
+    stays unprocessed."""
     try:
-        await work
+        await process(rt, envelope=body, event=event, inbound_id=inbound_id)
     except Exception as exc:  # the one error handler's logging; the event stays recorded (unprocessed)
         describe(exc)
-    finally:
-        rt.work_slots.release()
 
 
 async def ignore_event(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:

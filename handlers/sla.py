@@ -17,7 +17,7 @@ from bot.flows.escalation import actor_for
 from bot.runtime import Runtime
 from bot.slack.blocks.customer import text as customer_text
 from bot.slack.blocks.tickets import build_notice
-from bot.slack.budget import ack_first, budgeted
+from bot.slack.budget import ack_first
 from bot.slack.ids import Command
 from bot.slack.parsing import parse_ticket_key
 
@@ -56,4 +56,4 @@ async def handle_sla_command(ack: AsyncAck, command: dict[str, Any], context: As
     await ack(**await sla_flows.show_sla(rt, key_text=rt.key(ticket_id), viewer=viewer))
 
 
-COMMANDS = {Command.SLA: budgeted(ack_first(handle_sla_command))}  # its listener: handlers/slash.py
+COMMANDS = {Command.SLA: ack_first(handle_sla_command)}  # its listener: handlers/slash.py

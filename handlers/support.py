@@ -99,7 +99,7 @@ async def handle_csat_comment_submission(
     await ack()
 
 
-COMMANDS = {Command.SUPPORT: budgeted(ack_first(handle_support_command))}  # its listener: handlers/slash.py
+COMMANDS = {Command.SUPPORT: ack_first(handle_support_command)}  # its listener: handlers/slash.py
 
 
 def register(app: AsyncApp) -> None:

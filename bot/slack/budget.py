@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -159,12 +160,7 @@ async def _tell_slow(kwargs: dict[str, Any], ack: _Ack) -> None:
     ack.late = True
     ack.acked.set()
     if not ack.view_id:
-        queued = kwargs["context"].get("work_queued", False)
-        await _notice(kwargs, QUEUED if queued else SLOW)
-
-
-def _slow_notice(kwargs: dict[str, Any], ack: _Ack) -> None:
-    kwargs["context"]["rt"].spawn(_tell_slow(kwargs, ack), name="slow notice")
+        await _notice(kwargs, SLOW)
 
 
 def budgeted(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -185,13 +181,6 @@ def budgeted(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable
         if ack is not None:
             kwargs["ack"] = ack
         rt = kwargs["context"]["rt"]
-        if ack is not None and getattr(listener, "acks_first", False):
-            # It would ack as its first step anyway: ack here, so the answer leaves without waiting for the
-            # event loop to start a task and wake us (under load each of those turns waits behind other work).
-            await real_ack()
-            ack.acked.set()
-            rt.spawn(_supervise(listener, kwargs, ack, real_ack), name="listener")
-            return None
         runner = rt.spawn(_supervise(listener, kwargs, ack, real_ack), name="listener")
         if ack is None:
             return await runner
@@ -212,15 +201,6 @@ async def _supervise(
 ) -> Any:
     """Run the listener to its end; past the budget tell the person it is slow; answer errors after the ack."""
     try:
-        if ack is not None and ack.acked.is_set():
-            # Acked before it started (`acks_first`): nothing to race against, so the listener runs in this
-            # task and a timer brings the slow notice. Thousands of these may wait for a work slot in a
-            # burst; one task each instead of two keeps the heap (and the collector's pauses) small.
-            slow = asyncio.get_running_loop().call_later(REQUEST_BUDGET, _slow_notice, kwargs, ack)
-            try:
-                return await listener(**kwargs)
-            finally:
-                slow.cancel()
         task = asyncio.ensure_future(listener(**kwargs))
         done, _ = await asyncio.wait({task}, timeout=REQUEST_BUDGET)
         if not done and ack is not None:
@@ -246,37 +226,62 @@ async def _supervise(
 
 
 def ack_first(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """Acknowledge a slash command at once, then run it and send its answer through response_url.
+    """Acknowledge a slash command at once; its work waits its turn after the ack (`bot.slack.afterack`)
+    and answers through response_url.
 
     Slack only needs the ack within 3 s; the work (database, outbox) happens after it, so acks stay fast
-    under load. The listener keeps calling `ack(text=…, blocks=…)`: after the real ack that becomes
-    `respond(…)` (an ephemeral for the person who ran the command). Errors reach the error handler, which
-    answers through response_url as well. The work takes one of the runtime's work slots.
+    under load: the ack path only appends the command to the queue. The listener keeps calling
+    `ack(text=…, blocks=…)`: after the real ack that becomes an ephemeral answer to the person who ran the
+    command. Past Slack's budget the person hears that the command waits its turn or that the database is
+    slow, then how it ended; errors reach the error handler, which answers through response_url as well.
     """
 
     @functools.wraps(listener)
-    async def deferred(**kwargs: Any) -> Any:
-        real_ack, context = kwargs["ack"], kwargs["context"]
-        if getattr(real_ack, "response", None) is None:  # `budgeted` acks for us before it starts us
-            await real_ack()
-        respond = context.respond
+    async def acked(**kwargs: Any) -> None:
+        if GATE.is_down():  # known outage: answer now (Bolt's error handler puts it in the ack)
+            raise TemporarilyUnavailableError(UNAVAILABLE)
+        await kwargs["ack"]()
+        kwargs["context"]["rt"].after_ack.submit(
+            _run_acked, listener, kwargs, refuse=_refuse_acked, on_wait=_tell_waiting
+        )
 
-        async def answer(text: str | None = None, blocks: Any = None, **_: Any) -> None:
-            if text or blocks:  # after a "waiting its turn" notice on its way, never before it (SafeRespond)
-                await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+    return acked
 
-        kwargs["ack"] = answer
-        rt = context["rt"]
-        context["work_queued"] = True  # a slow notice meanwhile says it waits its turn, not that it is slow
-        started = await rt.take_work_slot()  # acked already: the work waits its turn, the ack never does
-        context["work_queued"] = False
-        if not started:
-            await answer(text=RESTARTING)
-            return None
-        try:
-            return await listener(**kwargs)
-        finally:
-            rt.work_slots.release()
 
-    deferred.acks_first = True  # type: ignore[attr-defined]
-    return deferred
+async def _run_acked(listener: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> None:
+    """The command's turn: run it; past the budget (counted from its arrival) tell the person it is slow."""
+    context = kwargs["context"]
+    respond = context.respond
+
+    async def answer(text: str | None = None, blocks: Any = None, **_: Any) -> None:
+        if text or blocks:  # after a notice on its way, never before it (SafeRespond keeps the order)
+            await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+    kwargs["ack"] = answer
+    left = REQUEST_BUDGET - (time.monotonic() - context.get("received_at", time.monotonic()))
+    # A command that waited past the budget heard that it waits its turn (`_tell_waiting`) already.
+    slow = asyncio.get_running_loop().call_later(left, _tell_slow_acked, kwargs) if left > 0 else None
+    try:
+        await listener(**kwargs)
+    except Exception as error:
+        note_failure(error)
+        await handle_error(error, _body(kwargs), None, respond, context.client)
+    finally:
+        if slow is not None:
+            slow.cancel()
+
+
+def _tell_slow_acked(kwargs: dict[str, Any]) -> None:
+    kwargs["context"]["rt"].spawn(_notice(kwargs, SLOW), name="slow notice")
+
+
+def _tell_waiting(listener: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> None:
+    kwargs["context"]["rt"].spawn(_notice(kwargs, QUEUED), name="waiting notice")
+
+
+async def _refuse_acked(listener: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> None:
+    """Shutdown came before the command's turn: nothing was done, and the person hears so."""
+    try:
+        await kwargs["context"].respond(text=RESTARTING, response_type="ephemeral", replace_original=False)
+    except Exception:
+        log.exception("could not tell a waiting command that it was not done")

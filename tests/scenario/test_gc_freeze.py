@@ -33,7 +33,7 @@ async def test_the_bot_freezes_what_start_up_made_and_lets_go_when_it_stops(data
 
 
 @pytest.mark.skipif(bool(PG_URL), reason="holds SQLite's write lock to keep the one work slot busy")
-async def test_a_burst_waiting_for_work_slots_is_frozen_and_collected_once_it_is_over(
+async def test_a_burst_waiting_for_its_turn_is_frozen_and_collected_once_it_is_over(
     database_url: str,
 ) -> None:
     h = await start_harness(database_url, settings_overrides={"gc_freeze": True, "work_concurrency": 1})
@@ -51,14 +51,14 @@ async def test_a_burst_waiting_for_work_slots_is_frozen_and_collected_once_it_is
             answer = await h.driver.slash_command("U0L1ANNA", L1_CHANNEL, "/ticket", f"note {key} n{n}")
             assert answer.status == 200
         await asyncio.sleep(0.2)
-        assert h.rt.slot_waiters() == 3
+        assert h.rt.after_ack.waiting() == 3
         guard.tick()
         assert guard.in_burst
         assert gc.get_freeze_count() > after_start  # the waiting requests are out of the full passes
 
         await asyncio.to_thread(holder.join, 10)
         await h.settle()
-        assert h.rt.slot_waiters() == 0
+        assert h.rt.after_ack.waiting() == 0
         guard.tick()  # the burst is over: everything is collected once, what lives is frozen again
         assert not guard.in_burst
         assert gc.get_freeze_count() > 10_000
