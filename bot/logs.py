@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
-import secrets
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -20,8 +20,9 @@ EVENT_ID: ContextVar[str | None] = ContextVar("event_id", default=None)
 
 
 def new_request_id() -> str:
-    """A short random id for one inbound request."""
-    return secrets.token_hex(8)
+    """A short random id for one inbound request (it tells log lines apart, it guards nothing: no need for
+    the `secrets` module's system call on every request)."""
+    return f"{random.getrandbits(64):016x}"
 
 
 class RequestContextFilter(logging.Filter):

@@ -186,6 +186,8 @@ class BotMetrics:
             buckets=DELIVERY_BUCKETS,
             registry=self.registry,
         )
+        self._counters: dict[tuple[str, str, str], Counter] = {}
+        self._latencies: dict[str, Histogram] = {}
         self.state = StateCollector(
             clock=clock, horizon=horizon, delivery=delivery, cache_seconds=cache_seconds
         )
@@ -194,8 +196,15 @@ class BotMetrics:
     def observe_request(self, body: dict[str, Any] | None, *, status: int, seconds: float) -> None:
         """Count one Slack request and its ack latency."""
         kind, name = classify(body)
-        self.requests.labels(kind, name, outcome(status)).inc()
-        self.ack_latency.labels(kind).observe(seconds)
+        labels = (kind, name, outcome(status))
+        counter = self._counters.get(labels)
+        if counter is None:  # `labels()` validates and locks on every call; the children never change
+            counter = self._counters[labels] = self.requests.labels(*labels)
+        histogram = self._latencies.get(kind)
+        if histogram is None:
+            histogram = self._latencies[kind] = self.ack_latency.labels(kind)
+        counter.inc()
+        histogram.observe(seconds)
 
     async def exposition(self) -> bytes:
         """The text format for a scrape (refreshing the database-backed gauges when stale)."""

@@ -86,12 +86,34 @@ class SafeRespond:
     answer of a request goes through here (listeners, `ack` after the ack, the error handler), so a notice
     can never arrive after the answer it announces, even when the answer was already on its way."""
 
-    def __init__(self, original: AsyncRespond, client: AsyncWebClient, *, user_id: str, channel_id: str):
+    # Built for every request before its ack, used by few of them before the ack: what it needs is worked
+    # out when it is first used.
+    __slots__ = ("original", "client", "_user_id", "_channel_id", "answered", "_lock")
+
+    def __init__(self, original: AsyncRespond, client: AsyncWebClient, *, user_id: Any, channel_id: Any):
         self.original, self.client = original, client
-        self.user_id, self.channel_id = user_id, channel_id
-        self.response_url = original.response_url if payload.is_url(original.response_url) else None
+        self._user_id, self._channel_id = user_id, channel_id
         self.answered = False
-        self._order = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None
+
+    @property
+    def response_url(self) -> str | None:
+        url = self.original.response_url
+        return url if payload.is_url(url) else None
+
+    @property
+    def user_id(self) -> str:
+        return payload.ident(self._user_id)
+
+    @property
+    def channel_id(self) -> str:
+        return payload.ident(self._channel_id)
+
+    @property
+    def _order(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
 
     async def __call__(self, text: str = "", blocks: Any = None, **kwargs: Any) -> Any:
         """Post to response_url; fall back to an ephemeral or DM with the same text and blocks."""
@@ -108,9 +130,10 @@ class SafeRespond:
             return True
 
     async def _answer(self, text: str, blocks: Any, kwargs: dict[str, Any]) -> Any:
-        if self.response_url is not None:
+        response_url = self.response_url
+        if response_url is not None:
             try:
-                sent = await self._post(text, blocks, kwargs)
+                sent = await self._post(response_url, text, blocks, kwargs)
                 if _accepted(sent):
                     return sent
                 log.info("response_url refused the answer (HTTP %s); answering privately", sent.status_code)
@@ -123,14 +146,14 @@ class SafeRespond:
         )
         return None
 
-    async def _post(self, text: str, blocks: Any, kwargs: dict[str, Any]) -> Any:
+    async def _post(self, response_url: str, text: str, blocks: Any, kwargs: dict[str, Any]) -> Any:
         """To response_url over the bot's pooled HTTP session: Bolt's respond() opens a new session, and so a
         new connection, for every answer (a burst's answers then cost more CPU than the acks before them)."""
         session = getattr(self.client, "session", None)
         if session is None or session.closed or not _WEBHOOK_ARGS.issuperset(kwargs):
             return await self.original(text=text, blocks=blocks, **kwargs)
         webhook = AsyncWebhookClient(
-            url=self.response_url or "", session=session, proxy=self.original.proxy, ssl=self.original.ssl
+            url=response_url, session=session, proxy=self.original.proxy, ssl=self.original.ssl
         )
         return await webhook.send(text=text, blocks=blocks, **kwargs)
 

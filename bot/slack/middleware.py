@@ -59,8 +59,8 @@ class RequestGuards(AsyncMiddleware):
         context["respond"] = SafeRespond(
             context.respond,
             context.client,
-            user_id=payload.ident(context.user_id),
-            channel_id=payload.ident(context.channel_id),
+            user_id=context.user_id,
+            channel_id=context.channel_id,
         )
         self.rt.requests_first.request_started()
         try:
