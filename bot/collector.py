@@ -4,7 +4,7 @@ A full collection stops the event loop, and every ack with it, for as long as it
 objects make that walk long without ever being garbage:
 
 - what start-up made (models, migrations' state, config, caches): frozen once, after start-up;
-- during a burst, the requests waiting for a work slot (Bolt's request, context and clients for each, kept
+- during a burst, the requests waiting for their turn after the ack (Bolt's request, context and clients for each, kept
   until the work is done): measured at 200 `/escalate`/s, full passes over that backlog paused the bot for
   100–560 ms. While work waits, what is alive is frozen once a second, so a full pass walks only what is
   newer. When nothing waits any more, everything is handed back to the collector and collected once (the
@@ -29,7 +29,7 @@ INTERVAL = 1.0
 
 
 class CollectorGuard:
-    """Freezes the heap after start-up, and once a second while work waits for a slot (`waiting()` > 0)."""
+    """Freezes the heap after start-up, and once a second while work waits for its turn (`waiting()` > 0)."""
 
     def __init__(self, waiting: Callable[[], int], *, interval: float = INTERVAL) -> None:
         self.waiting, self.interval = waiting, interval

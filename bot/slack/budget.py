@@ -39,7 +39,7 @@ SLOW = (
     "This is taking longer than usual: the ticket database is slow or temporarily unavailable. "
     "I'm still on it and will tell you here whether it went through."
 )
-# The same moment for a command that has not started yet: it waits for a work slot or a lull in a burst.
+# The same moment for a command that has not started yet: it waits for its turn after the ack (bot.slack.afterack).
 QUEUED = (
     "Many requests are coming in right now, so yours is waiting its turn. "
     "I'll tell you here whether it went through."

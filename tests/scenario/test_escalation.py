@@ -409,3 +409,31 @@ async def test_escalate_with_hostile_or_garbage_input(bot: Harness) -> None:
     await bot.settle()
     card = strings(bot.ws, bot.ws.channel_messages(L2_CHANNEL)[0])
     assert "<!channel>" not in card and "<!here>" not in card and "&lt;!channel&gt;" in card
+
+
+async def test_an_escalate_not_signed_by_slack_is_refused_and_changes_nothing(bot: Harness) -> None:
+    """The server checks every request's signature on the raw bytes (Bolt's own check is off, it would be a
+    second HMAC): a well-formed `/escalate` signed with another secret, or signed more than five minutes
+    ago, gets 401 and changes nothing; the same command signed correctly escalates."""
+    ticket, _ = await open_ticket(bot)
+    ticket.context = dict(L2_CONTEXT)
+    await ticket.save(update_fields=["context"])
+    calls_before = len(bot.standin.calls)
+    secret, clock = bot.driver.signing_secret, bot.driver.clock
+    try:
+        bot.driver.signing_secret = "not-the-app-secret"
+        forged = await bot.driver.slash_command(ANNA, L1_CHANNEL, "/escalate", f"SUP-{ticket.id} forged")
+        bot.driver.signing_secret, bot.driver.clock = secret, lambda: clock() - 301
+        stale = await bot.driver.slash_command(ANNA, L1_CHANNEL, "/escalate", f"SUP-{ticket.id} stale")
+    finally:
+        bot.driver.signing_secret, bot.driver.clock = secret, clock
+    await bot.settle()
+    assert (forged.status, stale.status) == (401, 401)
+    await ticket.refresh_from_db()
+    assert ticket.level == "L1"
+    assert not await TimelineEntry.filter(ticket_id=ticket.id, kind="escalated").exists()
+    assert bot.standin.calls[calls_before:] == []  # no card, no answer, no update
+
+    answer = await bot.command(ANNA, L1_CHANNEL, "/escalate", f"SUP-{ticket.id} signed correctly")
+    await ticket.refresh_from_db()
+    assert answer.status == 200 and ticket.level == "L2", answer.text
