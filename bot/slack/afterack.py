@@ -81,12 +81,13 @@ class AfterAck:
         *args: Any,
         refuse: Work | None = None,
         on_wait: Callable[..., None] | None = None,
+        since: float | None = None,
     ) -> None:
         """Queue `work(*args)`; `refuse(*args)` runs instead when shutdown comes first, and `on_wait(*args)`
-        is called when it waits longer than `notice_after`. Never blocks."""
-        unit = Unit(
-            work, args, contextvars.copy_context(), refuse, on_wait, self._clock() + self.notice_after
-        )
+        is called when it waits longer than `notice_after` from `since` (when its request arrived; default
+        now). Never blocks."""
+        due = (self._clock() if since is None else since) + self.notice_after
+        unit = Unit(work, args, contextvars.copy_context(), refuse, on_wait, due)
         if self.stopping:
             self._refuse(unit)
             return

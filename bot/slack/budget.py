@@ -39,7 +39,7 @@ SLOW = (
     "This is taking longer than usual: the ticket database is slow or temporarily unavailable. "
     "I'm still on it and will tell you here whether it went through."
 )
-# The same moment for a command that has not started yet: it waits for its turn after the ack (bot.slack.afterack).
+# The same moment for a command that has not started yet: it waits for its turn (bot.slack.afterack).
 QUEUED = (
     "Many requests are coming in right now, so yours is waiting its turn. "
     "I'll tell you here whether it went through."
@@ -241,8 +241,14 @@ def ack_first(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
         if GATE.is_down():  # known outage: answer now (Bolt's error handler puts it in the ack)
             raise TemporarilyUnavailableError(UNAVAILABLE)
         await kwargs["ack"]()
-        kwargs["context"]["rt"].after_ack.submit(
-            _run_acked, listener, kwargs, refuse=_refuse_acked, on_wait=_tell_waiting
+        context = kwargs["context"]
+        context["rt"].after_ack.submit(
+            _run_acked,
+            listener,
+            kwargs,
+            refuse=_refuse_acked,
+            on_wait=_tell_waiting,
+            since=context.get("received_at"),
         )
 
     return acked
@@ -259,8 +265,11 @@ async def _run_acked(listener: Callable[..., Awaitable[Any]], kwargs: dict[str, 
 
     kwargs["ack"] = answer
     left = REQUEST_BUDGET - (time.monotonic() - context.get("received_at", time.monotonic()))
-    # A command that waited past the budget heard that it waits its turn (`_tell_waiting`) already.
-    slow = asyncio.get_running_loop().call_later(left, _tell_slow_acked, kwargs) if left > 0 else None
+    slow = None
+    if left > 0:
+        slow = asyncio.get_running_loop().call_later(left, _tell_slow_acked, kwargs)
+    elif not context.get("told_waiting"):  # its turn came as the budget ran out, before the queue's notice
+        _tell_slow_acked(kwargs)
     try:
         await listener(**kwargs)
     except Exception as error:
@@ -276,6 +285,7 @@ def _tell_slow_acked(kwargs: dict[str, Any]) -> None:
 
 
 def _tell_waiting(listener: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> None:
+    kwargs["context"]["told_waiting"] = True
     kwargs["context"]["rt"].spawn(_notice(kwargs, QUEUED), name="waiting notice")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -154,4 +155,17 @@ async def test_work_waits_for_a_lull_in_requests_before_it_starts() -> None:
     rec.release("a").set()
     await asyncio.sleep(0.15)
     assert rec.events == ["start a tag=none", "end a"]
+    await rec.settle()
+
+
+async def test_the_waiting_notice_counts_from_when_the_request_arrived() -> None:
+    rec = Recorder()
+    after = queue(rec, concurrency=1, notice_after=0.3)
+    after.submit(rec.unit, "first")
+    after.submit(rec.unit, "second", on_wait=rec.waiting, since=time.monotonic() - 0.25)
+    after.submit(rec.unit, "third", on_wait=rec.waiting)
+    await asyncio.sleep(0.1)
+    assert [e for e in rec.events if e.startswith("waiting")] == ["waiting second"]
+    for name in ("first", "second", "third"):
+        rec.release(name).set()
     await rec.settle()
