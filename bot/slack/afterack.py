@@ -8,10 +8,12 @@ a task of its own, under the context variables of the request it came from (its 
 request id), and waits for it before it takes the next.
 
 A worker takes the next unit only when `RequestsFirst` says so (a lull in requests, bounded), and there are
-never more workers than `concurrency`. A unit that waits longer than `notice_after` seconds gets its
-`on_wait` called once with its arguments (the command's "waiting its turn" notice). When shutdown begins (`stop`) units that
-have not started are not started any more: their `refuse` is run instead (the command's "not done, please
-run it again"); what runs finishes.
+never more workers than `concurrency`. One timer for the whole queue watches each unit's `notice_after`
+seconds (Slack's budget, counted from its request's arrival): a unit still waiting then gets its `on_wait`
+called once with its arguments (the command's "waiting its turn"), one still running its `on_slow` ("taking
+longer than usual"); one that has finished, neither. When shutdown begins (`stop`) units that have not
+started are not started any more: their `refuse` is run instead (the command's "not done, please run it
+again"); what runs finishes.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ Spawn = Callable[..., "asyncio.Task[Any]"]
 class Unit:
     """One piece of work after an ack, waiting for its turn."""
 
-    __slots__ = ("work", "args", "context", "refuse", "on_wait", "due", "started")
+    __slots__ = ("work", "args", "context", "refuse", "on_wait", "on_slow", "due", "task")
 
     def __init__(
         self,
@@ -44,11 +46,12 @@ class Unit:
         context: contextvars.Context,
         refuse: Work | None,
         on_wait: Callable[..., None] | None,
+        on_slow: Callable[..., None] | None,
         due: float,
     ) -> None:
         self.work, self.args, self.context = work, args, context
-        self.refuse, self.on_wait, self.due = refuse, on_wait, due
-        self.started = False
+        self.refuse, self.on_wait, self.on_slow, self.due = refuse, on_wait, on_slow, due
+        self.task: asyncio.Task[Any] | None = None  # set when its turn comes
 
 
 class AfterAck:
@@ -66,7 +69,7 @@ class AfterAck:
         self.concurrency, self.requests_first, self.spawn = concurrency, requests_first, spawn
         self.notice_after, self._clock = notice_after, clock
         self._queue: deque[Unit] = deque()
-        self._unnoticed: deque[Unit] = deque()  # units with an on_wait, oldest first (started ones skipped)
+        self._unnoticed: deque[Unit] = deque()  # units with a notice to give, oldest first
         self._timer: asyncio.TimerHandle | None = None
         self.workers = 0
         self.stopping = False
@@ -81,18 +84,19 @@ class AfterAck:
         *args: Any,
         refuse: Work | None = None,
         on_wait: Callable[..., None] | None = None,
+        on_slow: Callable[..., None] | None = None,
         since: float | None = None,
     ) -> None:
-        """Queue `work(*args)`; `refuse(*args)` runs instead when shutdown comes first, and `on_wait(*args)`
-        is called when it waits longer than `notice_after` from `since` (when its request arrived; default
-        now). Never blocks."""
+        """Queue `work(*args)`; `refuse(*args)` runs instead when shutdown comes first. `notice_after` seconds
+        from `since` (when its request arrived; default now) `on_wait(*args)` is called if it has not started,
+        `on_slow(*args)` if it is still running. Never blocks."""
         due = (self._clock() if since is None else since) + self.notice_after
-        unit = Unit(work, args, contextvars.copy_context(), refuse, on_wait, due)
+        unit = Unit(work, args, contextvars.copy_context(), refuse, on_wait, on_slow, due)
         if self.stopping:
             self._refuse(unit)
             return
         self._queue.append(unit)
-        if on_wait is not None:
+        if on_wait is not None or on_slow is not None:
             self._unnoticed.append(unit)
             if self._timer is None:
                 self._arm()
@@ -106,8 +110,9 @@ class AfterAck:
         self.stopping = True
         while self._queue:
             self._refuse(self._queue.popleft())
-        self._unnoticed.clear()
-        if self._timer is not None:
+        # What runs may still need its slow notice; what waited was refused instead.
+        self._unnoticed = deque(u for u in self._unnoticed if u.task is not None)
+        if not self._unnoticed and self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
@@ -118,8 +123,7 @@ class AfterAck:
                 if self.stopping or not self._queue:
                     break
                 unit = self._queue.popleft()
-                unit.started = True
-                task = self.spawn(unit.work(*unit.args), name="after ack", context=unit.context)
+                unit.task = task = self.spawn(unit.work(*unit.args), name="after ack", context=unit.context)
                 # Waiting does not cancel the unit if the worker is cancelled: it may hold a transaction.
                 await asyncio.wait({task})
                 if not task.cancelled() and task.exception() is not None:
@@ -136,15 +140,22 @@ class AfterAck:
         self._timer = asyncio.get_running_loop().call_later(delay, self._look)
 
     def _look(self) -> None:
-        """Call on_wait for every unit whose notice is due and that has not started; wait for the next."""
+        """Give every unit whose notice is due the one that fits (waiting or running); wait for the next."""
         self._timer = None
         now = self._clock()
-        while self._unnoticed and (self._unnoticed[0].started or self._unnoticed[0].due <= now):
+        while self._unnoticed and (_finished(self._unnoticed[0]) or self._unnoticed[0].due <= now):
             unit = self._unnoticed.popleft()
-            if not unit.started and unit.on_wait is not None:
+            if _finished(unit):
+                continue
+            notice = unit.on_wait if unit.task is None else unit.on_slow
+            if notice is not None:
                 try:
-                    unit.on_wait(*unit.args)
+                    notice(*unit.args)
                 except Exception:
-                    log.exception("could not tell a waiting request that it waits")
+                    log.exception("could not tell a request that it waits or is slow")
         if self._unnoticed:
             self._arm()
+
+
+def _finished(unit: Unit) -> bool:
+    return unit.task is not None and unit.task.done()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -248,6 +247,7 @@ def ack_first(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
             kwargs,
             refuse=_refuse_acked,
             on_wait=_tell_waiting,
+            on_slow=_tell_slow_acked,
             since=context.get("received_at"),
         )
 
@@ -255,7 +255,8 @@ def ack_first(listener: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
 
 
 async def _run_acked(listener: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> None:
-    """The command's turn: run it; past the budget (counted from its arrival) tell the person it is slow."""
+    """The command's turn: run it, answering through response_url (the queue tells the person when it is
+    slow, counted from the command's arrival)."""
     context = kwargs["context"]
     respond = context.respond
 
@@ -264,28 +265,18 @@ async def _run_acked(listener: Callable[..., Awaitable[Any]], kwargs: dict[str, 
             await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
     kwargs["ack"] = answer
-    left = REQUEST_BUDGET - (time.monotonic() - context.get("received_at", time.monotonic()))
-    slow = None
-    if left > 0:
-        slow = asyncio.get_running_loop().call_later(left, _tell_slow_acked, kwargs)
-    elif not context.get("told_waiting"):  # its turn came as the budget ran out, before the queue's notice
-        _tell_slow_acked(kwargs)
     try:
         await listener(**kwargs)
     except Exception as error:
         note_failure(error)
         await handle_error(error, _body(kwargs), None, respond, context.client)
-    finally:
-        if slow is not None:
-            slow.cancel()
 
 
-def _tell_slow_acked(kwargs: dict[str, Any]) -> None:
+def _tell_slow_acked(listener: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> None:
     kwargs["context"]["rt"].spawn(_notice(kwargs, SLOW), name="slow notice")
 
 
 def _tell_waiting(listener: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> None:
-    kwargs["context"]["told_waiting"] = True
     kwargs["context"]["rt"].spawn(_notice(kwargs, QUEUED), name="waiting notice")
 
 

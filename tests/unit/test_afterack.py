@@ -169,3 +169,43 @@ async def test_the_waiting_notice_counts_from_when_the_request_arrived() -> None
     for name in ("first", "second", "third"):
         rec.release(name).set()
     await rec.settle()
+
+
+async def test_a_unit_still_running_at_the_notice_time_hears_it_is_slow_and_a_finished_one_nothing() -> None:
+    rec = Recorder()
+    after = queue(rec, concurrency=1, notice_after=0.05)
+
+    def slow(name: str) -> None:
+        rec.events.append(f"slow {name}")
+
+    after.submit(rec.unit, "quick", on_wait=rec.waiting, on_slow=slow)
+    after.submit(rec.unit, "long", on_wait=rec.waiting, on_slow=slow)
+    after.submit(rec.unit, "queued", on_wait=rec.waiting, on_slow=slow)
+    await asyncio.sleep(0.01)
+    rec.release("quick").set()
+    await asyncio.sleep(0.15)
+    assert sorted(e for e in rec.events if e.startswith(("slow", "waiting"))) == [
+        "slow long",
+        "waiting queued",
+    ]
+    rec.release("long").set()
+    rec.release("queued").set()
+    await rec.settle()
+    assert [e for e in rec.events if e.startswith(("slow", "waiting"))] == ["slow long", "waiting queued"]
+
+
+async def test_shutdown_keeps_the_slow_notice_of_what_runs() -> None:
+    rec = Recorder()
+    after = queue(rec, concurrency=1, notice_after=0.05)
+
+    def slow(name: str) -> None:
+        rec.events.append(f"slow {name}")
+
+    after.submit(rec.unit, "runs", on_slow=slow, refuse=rec.refused)
+    after.submit(rec.unit, "waits", on_wait=rec.waiting, refuse=rec.refused)
+    await asyncio.sleep(0.01)
+    after.stop()
+    await asyncio.sleep(0.1)
+    rec.release("runs").set()
+    await rec.settle()
+    assert rec.events == ["start runs tag=none", "refused waits", "slow runs", "end runs"]
